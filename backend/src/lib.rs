@@ -1,0 +1,9 @@
+//! The todo-chatbot backend as a library, so that tests start exactly the application that
+//! production runs (`startup::Application`) on a random port.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,63 @@
+//! Liveness and readiness, the two questions Kubernetes asks.
+
+use crate::{db, state::AppState};
+use api_types::{CheckStatus, Liveness, Readiness, ReadinessCheck};
+use axum::{Json, extract::State, http::StatusCode};
+use std::time::Duration;
+
+/// The process serves requests. Deliberately checks nothing else: a database outage must
+/// not make Kubernetes restart every backend.
+pub async fn liveness() -> Json<Liveness> {
+    Json(Liveness {
+        status: CheckStatus::Ok,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+/// Ready when not shutting down, the database answers, and every migration this binary
+/// carries is applied.
+pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let mut checks = Vec::with_capacity(3);
+    checks.push(if state.lifecycle.is_shutting_down() {
+        ReadinessCheck::failing("shutdown", "shutting down: finishing in-flight requests")
+    } else {
+        ReadinessCheck::ok("shutdown", "serving")
+    });
+    let status = tokio::time::timeout(Duration::from_secs(2), db::migration_status(&state.pool));
+    match status.await {
+        Err(_) => checks.push(ReadinessCheck::failing("database", "no answer within 2 s")),
+        Ok(Err(error)) => checks.push(ReadinessCheck::failing("database", error.to_string())),
+        Ok(Ok(migrations)) => {
+            checks.push(ReadinessCheck::ok("database", "answered"));
+            checks.push(migrations_check(&migrations));
+        }
+    }
+    let readiness = Readiness::from_checks(checks);
+    let code = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(readiness))
+}
+
+fn migrations_check(status: &db::MigrationStatus) -> ReadinessCheck {
+    if !status.failed.is_empty() {
+        ReadinessCheck::failing(
+            "migrations",
+            format!("failed and needs an operator: {:?}", status.failed),
+        )
+    } else if !status.pending.is_empty() {
+        ReadinessCheck::failing(
+            "migrations",
+            format!(
+                "{} of {} pending: {:?}",
+                status.pending.len(),
+                status.known,
+                status.pending
+            ),
+        )
+    } else {
+        ReadinessCheck::ok("migrations", format!("all {} applied", status.known))
+    }
+}

@@ -1,0 +1,84 @@
+//! Wiring: configuration in, a bound listener and a router out. Tests and production build
+//! the application the same way; tests bind port 0.
+
+use crate::{
+    config::Config,
+    db, routes,
+    state::{AppState, Lifecycle},
+};
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tokio::net::TcpListener;
+
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: Config,
+}
+
+impl Application {
+    /// Binds the listener. The database may still be down: the pool connects lazily and
+    /// migrations run in the background until they succeed.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        let state = AppState {
+            pool: db::lazy_pool(&config),
+            lifecycle: Arc::new(Lifecycle::default()),
+        };
+        Ok(Self {
+            listener,
+            state,
+            config,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|address| address.port())
+            .unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then: readiness fails at once, the configured delay
+    /// passes, the listener closes, in-flight requests finish, the pool closes.
+    pub async fn run_until_stopped<S>(self, shutdown: S) -> std::io::Result<()>
+    where
+        S: Future + Send + 'static,
+        S::Output: std::fmt::Debug + Send,
+    {
+        let Self {
+            listener,
+            state,
+            config,
+        } = self;
+        tracing::info!(address = %listener.local_addr()?, ?config, "backend listening");
+        if config.migrate_on_start {
+            let pool = state.pool.clone();
+            tokio::spawn(async move { db::migrate_until_applied(&pool).await });
+        }
+        let lifecycle = state.lifecycle.clone();
+        let delay = config.shutdown_delay;
+        let drain = async move {
+            let reason = shutdown.await;
+            lifecycle.begin_shutdown();
+            tracing::info!(
+                ?reason,
+                delay_secs = delay.as_secs(),
+                "shutdown requested: readiness now fails"
+            );
+            tokio::time::sleep(delay).await;
+        };
+        let pool = state.pool.clone();
+        let app = routes::router(state);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(drain)
+            .await?;
+        pool.close().await;
+        tracing::info!("backend stopped");
+        Ok(())
+    }
+}

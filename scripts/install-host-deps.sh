@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs and starts what building and testing todo-chatbot needs on a Debian 12 host:
+# a Docker engine with buildx and compose v2, just, mmdebstrap, Chromium + chromedriver,
+# and the Rust targets from rust-toolchain.toml. Idempotent: a second run only starts dockerd.
+set -euo pipefail
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+JUST_VERSION=1.59.0
+
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-host-deps.sh: run as root (it uses apt-get and starts dockerd)" >&2
+    exit 1
+  fi
+}
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+install_docker_engine() {
+  # bookworm's docker.io (20.10) lacks buildx and compose v2; trixie's packages install
+  # cleanly on bookworm because their dependencies (containerd, runc) are met there.
+  local work=/tmp/todo-chatbot-trixie
+  mkdir -p "$work/src" "$work/lists" "$work/cache" "$work/debs"
+  sed -e 's/^Suites:.*/Suites: trixie/' /etc/apt/sources.list.d/debian.sources \
+    | awk 'BEGIN{RS="";ORS="\n\n"} NR==1' >"$work/src/trixie.sources"
+  local o=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$work/src"
+           -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache")
+  apt-get "${o[@]}" update -qq
+  (cd "$work/debs" && apt-get "${o[@]}" download docker.io docker-buildx docker-compose >/dev/null)
+  if [ "$apt_updated" -eq 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$work"/debs/*.deb >/dev/null
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return; fi
+  log "starting dockerd (log: /var/log/dockerd.log)"
+  setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return
+    sleep 1
+  done
+  echo "dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2
+  tail -n 30 /var/log/dockerd.log >&2 || true
+  exit 1
+}
+
+need_root
+if ! command -v dockerd >/dev/null || ! docker buildx version >/dev/null 2>&1 \
+   || ! docker compose version >/dev/null 2>&1; then
+  log "installing Docker engine, buildx and compose v2"
+  install_docker_engine
+fi
+missing=()
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v jq >/dev/null || missing+=(jq)
+command -v git >/dev/null || missing+=(git)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+if ! command -v just >/dev/null || [ "$(just --version | awk '{print $2}')" != "$JUST_VERSION" ]; then
+  log "installing just $JUST_VERSION"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "rust-just==$JUST_VERSION"
+fi
+log "installing the Rust toolchain and targets pinned in rust-toolchain.toml"
+(cd "$root" && rustup toolchain install >/dev/null)
+start_dockerd
+log "host ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), $(docker compose version --short | sed 's/^/compose /'), just $(just --version | cut -d' ' -f2)"

@@ -1,0 +1,1 @@
+//! Shared helpers for the image tests live in this library; the tests are in tests/.

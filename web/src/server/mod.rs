@@ -1,0 +1,132 @@
+//! The web server: static files of the wasm app, `/healthz`, and `/api/*` forwarded to the
+//! backend so the browser only ever talks to one origin (no CORS).
+
+mod config;
+mod proxy;
+
+use axum::{Json, Router, extract::State, routing::get};
+use config::Config;
+use service_kit::{config::Env, probe, telemetry};
+use std::{net::SocketAddr, process::ExitCode};
+use tower_http::{
+    services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
+};
+
+const USAGE: &str = "usage: web [serve|healthcheck|--version]
+  serve        serve the app on $PORT and forward /api/* to $BACKEND_URL (default)
+  healthcheck  GET http://127.0.0.1:$PORT/healthz and exit 0 when it answers 2xx";
+
+pub fn main() -> ExitCode {
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("web: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command.as_str() {
+        "serve" => runtime.block_on(serve()),
+        "healthcheck" => match Env::process().parsed_or("PORT", config::DEFAULT_PORT) {
+            Ok(port) => runtime.block_on(probe::run(port, "/healthz")),
+            Err(error) => {
+                eprintln!("web: configuration error: {error}");
+                ExitCode::from(78)
+            }
+        },
+        "--version" | "-V" => {
+            println!("web {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        "--help" | "-h" | "help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    telemetry::init("web");
+    let config = match Config::from_env(&Env::process()) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "invalid configuration");
+            eprintln!("web: configuration error: {error}");
+            return ExitCode::from(78);
+        }
+    };
+    let address = SocketAddr::new(config.host, config.port);
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, %address, "could not bind");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%address, ?config, "web listening");
+    let app = router(&config).into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async {
+        let signal = service_kit::shutdown::signal().await;
+        tracing::info!(signal, "shutdown requested: finishing in-flight requests");
+    };
+    match axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!("web stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct AppState {
+    proxy: proxy::Proxy,
+}
+
+fn router(config: &Config) -> Router {
+    let index = config.assets_dir.join("index.html");
+    // Files are revalidated on every load (cheap: Last-Modified); a new image version is
+    // picked up at the next reload, never mixed with a cached older wasm.
+    let static_files = ServeDir::new(&config.assets_dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        // Client-side routes (/signin, ...) all load the app.
+        .fallback(ServeFile::new(index));
+    let state = AppState {
+        proxy: proxy::Proxy::new(config.backend_url.clone(), config.proxy_timeout),
+    };
+    Router::new()
+        .route("/healthz", get(liveness))
+        .route("/api", axum::routing::any(proxy::forward))
+        .route("/api/{*rest}", axum::routing::any(proxy::forward))
+        .fallback_service(static_files)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-cache"),
+        ))
+        .layer(axum::middleware::from_fn(service_kit::request::trace))
+        .with_state(state)
+}
+
+async fn liveness(State(_): State<AppState>) -> Json<api_types::Liveness> {
+    Json(api_types::Liveness {
+        status: api_types::CheckStatus::Ok,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
