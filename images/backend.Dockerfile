@@ -1,0 +1,52 @@
+# The backend image: a static musl binary on scratch, running as UID 1000.
+# Build with `just images`; every argument below is set there.
+
+ARG TOOLCHAIN_IMAGE
+
+# chef: the pinned toolchain (rust-toolchain.toml, cargo-chef); every build stage starts here.
+FROM ${TOOLCHAIN_IMAGE} AS chef
+WORKDIR /src
+
+# planner: reduces the workspace to recipe.json, which changes only when dependencies do.
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+# cook: compiles the dependencies alone, a cached layer until recipe.json changes.
+FROM chef AS cook
+COPY --from=planner /src/recipe.json recipe.json
+RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+    cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p backend --recipe-path recipe.json
+
+# build: compiles our crates with the same flags as cook, and lays out the runtime root.
+FROM cook AS build
+COPY . .
+RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+    cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
+ && mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/tmp \
+ && cp target/x86_64-unknown-linux-musl/release/backend /rootfs/usr/local/bin/backend \
+ && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+ && printf 'root:x:0:0:root:/root:/sbin/nologin\nbackend:x:1000:1000:todo-chatbot backend:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
+ && printf 'root:x:0:\nbackend:x:1000:\n' > /rootfs/etc/group \
+ && chmod 1777 /rootfs/tmp
+
+# runtime: the binary, CA roots for outbound TLS and a passwd entry; no shell, nothing else.
+FROM scratch AS runtime
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE=https://github.com/todo-chatbot/todo-chatbot
+COPY --from=build /rootfs/ /
+USER 1000:1000
+ENV PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/usr/local/bin/backend", "healthcheck"]
+LABEL org.opencontainers.image.title="todo-chatbot-backend" \
+      org.opencontainers.image.description="todo-chatbot API: accounts, tasks, chat agent" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
+ENTRYPOINT ["/usr/local/bin/backend"]
+CMD ["serve"]

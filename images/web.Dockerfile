@@ -1,0 +1,59 @@
+# The web image: the Dioxus app (wasm) and the static musl server that ships it, on
+# scratch, running as UID 1001. Build with `just images`; every argument is set there.
+
+ARG TOOLCHAIN_IMAGE
+
+# chef: the pinned toolchain (rust-toolchain.toml, cargo-chef, wasm-bindgen); every build stage starts here.
+FROM ${TOOLCHAIN_IMAGE} AS chef
+WORKDIR /src
+
+# planner: reduces the workspace to recipe.json, which changes only when dependencies do.
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+# cook: compiles the dependencies of both halves (wasm app, native server), cached until recipe.json changes.
+FROM chef AS cook
+COPY --from=planner /src/recipe.json recipe.json
+RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+    cargo chef cook --profile wasm-release --locked --target wasm32-unknown-unknown -p web --recipe-path recipe.json \
+ && cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p web --recipe-path recipe.json
+
+# build: compiles our crates with the same flags as cook, binds the wasm, compresses the
+# assets once, and lays out the runtime root.
+FROM cook AS build
+COPY . .
+RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+    cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl -p web --bin web \
+ && mkdir -p /rootfs/usr/local/bin /rootfs/srv/web/pkg /rootfs/etc \
+ && wasm-bindgen --target web --no-typescript --out-dir /rootfs/srv/web/pkg \
+      target/wasm32-unknown-unknown/wasm-release/web.wasm \
+ && cp web/assets/* /rootfs/srv/web/ \
+ && find /rootfs/srv/web -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \) \
+      -exec brotli --best --keep {} \; -exec gzip --best --keep --no-name {} \; \
+ && cp target/x86_64-unknown-linux-musl/release/web /rootfs/usr/local/bin/web \
+ && printf 'root:x:0:0:root:/root:/sbin/nologin\nweb:x:1001:1001:todo-chatbot web:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
+ && printf 'root:x:0:\nweb:x:1001:\n' > /rootfs/etc/group
+
+# runtime: the server binary, the app's files and a passwd entry; no shell, nothing else.
+FROM scratch AS runtime
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE=https://github.com/todo-chatbot/todo-chatbot
+COPY --from=build /rootfs/ /
+USER 1001:1001
+ENV PORT=3000 \
+    ASSETS_DIR=/srv/web
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/usr/local/bin/web", "healthcheck"]
+LABEL org.opencontainers.image.title="todo-chatbot-web" \
+      org.opencontainers.image.description="todo-chatbot web app (Dioxus/wasm) and its server" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
+ENTRYPOINT ["/usr/local/bin/web"]
+CMD ["serve"]

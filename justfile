@@ -1,0 +1,69 @@
+# todo-chatbot: `just --list` is the manual.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Names and tags: the one place they are written. Scripts and compose receive them from here.
+image_prefix := env("IMAGE_PREFIX", "todo-chatbot")
+version := `sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml`
+revision := `git rev-parse --short=12 HEAD 2>/dev/null || echo nogit` + `git diff --quiet HEAD 2>/dev/null || echo -dirty`
+debian_suite := "bookworm"
+debian_image_official := "debian:12.11-slim"
+debian_image_local := image_prefix + "/debian:12.11"
+postgres_image := env("POSTGRES_IMAGE", image_prefix + "/postgres:15")
+backend_image := image_prefix + "/backend:" + revision
+web_image := image_prefix + "/web:" + revision
+web_port := env("WEB_PORT", "3000")
+
+export IMAGE_PREFIX := image_prefix
+export VERSION := version
+export REVISION := revision
+export DEBIAN_SUITE := debian_suite
+export DEBIAN_IMAGE_OFFICIAL := debian_image_official
+export DEBIAN_IMAGE_LOCAL := debian_image_local
+export POSTGRES_IMAGE := postgres_image
+export BACKEND_IMAGE := backend_image
+export WEB_IMAGE := web_image
+export WEB_PORT := web_port
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Build the stack's images (backend, web, postgres); bootstraps base images when no registry answers.
+images:
+    images/build.sh all
+
+# Build the base images from Debian's packages and rustup alone (no registry needed).
+bootstrap:
+    images/build.sh bootstrap
+
+# Rebuild both app images without cache and check that the image IDs do not change.
+reproducible: images
+    images/build.sh reproducible
+
+# Build the images if needed, start the stack, wait until it is healthy, print the URL.
+up: images
+    docker compose up --detach --wait --wait-timeout 120
+    @echo "todo-chatbot is up: http://localhost:{{web_port}}"
+
+# Stop the stack (the database volume stays; `just down -v` removes it too).
+down *flags:
+    docker compose down {{flags}}
+
+# Follow the stack's logs.
+logs *services:
+    docker compose logs --follow {{services}}
+
+# Formatting and lints, for the host and the wasm app.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy -p web --target wasm32-unknown-unknown --locked -- -D warnings
+
+# Everything: lints, unit and API tests on a real PostgreSQL, image builds, image tests.
+test: lint images
+    scripts/with-test-database.sh cargo test --workspace --locked
+
+# Load benchmarks of the built images; figures go to docs/benchmarks.md.
+bench: images
+    scripts/bench.sh
