@@ -15,6 +15,13 @@ export SOURCE_DATE_EPOCH
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# BUILDX_CACHE=gha (GitHub Actions) shares BuildKit layers between runs, one scope per image.
+cache_args() {
+  if [ "${BUILDX_CACHE:-}" = gha ]; then
+    echo "--cache-from type=gha,scope=$1 --cache-to type=gha,mode=max,scope=$1"
+  fi
+}
+
 if [ ! -r "$CA_BUNDLE" ]; then
   echo "images/build.sh: no CA bundle at $CA_BUNDLE; set SSL_CERT_FILE to your system's bundle" >&2
   exit 1
@@ -60,7 +67,8 @@ build_toolchain() {
   base=$(debian_base)
   if have_image "$image" && [ "${1:-}" != --force ]; then say "toolchain $image is built"; return; fi
   say "building toolchain $image from $base (pinned Rust, musl + wasm32, cargo-chef, wasm-bindgen)"
-  docker buildx build --load --file images/toolchain.Dockerfile \
+  # shellcheck disable=SC2046 # cache_args is a list of flags
+  docker buildx build --load --file images/toolchain.Dockerfile $(cache_args toolchain) \
     --build-arg DEBIAN_IMAGE="$base" \
     --secret id=cacert,src="$CA_BUNDLE" \
     --tag "$image" .
@@ -84,7 +92,8 @@ build_app() {
   have_image "$toolchain" || build_toolchain
   created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
   say "building $IMAGE_PREFIX/$name:$REVISION (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
-  docker buildx build --file "images/$name.Dockerfile" \
+  # shellcheck disable=SC2046 # cache_args is a list of flags
+  docker buildx build --file "images/$name.Dockerfile" $(cache_args "$name") \
     --build-arg TOOLCHAIN_IMAGE="$toolchain" \
     --build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" \
     --build-arg VERSION="$VERSION" \

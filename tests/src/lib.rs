@@ -1,1 +1,251 @@
-//! Shared helpers for the image tests live in this library; the tests are in tests/.
+//! Starting the images that `just images` built, the way production runs them, for the tests
+//! in `tests/`. Nothing here pulls from a registry: every image is local.
+
+use anyhow::{Context, bail};
+use std::{process::Command, time::Duration};
+use testcontainers::{
+    ContainerAsync, ContainerRequest, GenericImage, ImageExt,
+    core::{IntoContainerPort, WaitFor, wait::HttpWaitStrategy},
+    runners::AsyncRunner,
+};
+
+pub const POSTGRES_USER: &str = "todo";
+pub const POSTGRES_PASSWORD: &str = "image-test-password";
+pub const POSTGRES_DB: &str = "todo";
+
+/// The images under test, named by the justfile (`BACKEND_IMAGE`, `WEB_IMAGE`, `POSTGRES_IMAGE`).
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub backend: String,
+    pub web: String,
+    pub postgres: String,
+}
+
+impl Images {
+    /// The images from the environment. Missing in CI is a failure; elsewhere a loud skip.
+    pub fn from_env() -> Option<Self> {
+        let read = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
+        match (
+            read("BACKEND_IMAGE"),
+            read("WEB_IMAGE"),
+            read("POSTGRES_IMAGE"),
+        ) {
+            (Some(backend), Some(web), Some(postgres)) => Some(Self {
+                backend,
+                web,
+                postgres,
+            }),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!(
+                    "BACKEND_IMAGE, WEB_IMAGE and POSTGRES_IMAGE must be set in CI: run `just test`"
+                )
+            }
+            _ => {
+                eprintln!(
+                    "\n!!! SKIPPED: BACKEND_IMAGE, WEB_IMAGE or POSTGRES_IMAGE is not set, so the image\n\
+                     !!! tests cannot run. `just test` builds the images and sets them.\n"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `name:tag` → a testcontainers image (the last colon separates the tag).
+pub fn image(reference: &str) -> GenericImage {
+    let (name, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+    GenericImage::new(name, tag)
+}
+
+/// A name no other test run uses, for networks and containers.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// The hardening Kubernetes applies (see the Helm chart): numeric non-root user, read-only
+/// root filesystem, no capabilities, no privilege escalation.
+pub fn hardened(
+    request: ContainerRequest<GenericImage>,
+    user: &str,
+) -> ContainerRequest<GenericImage> {
+    request
+        .with_user(user)
+        .with_readonly_rootfs(true)
+        .with_cap_drop("ALL")
+        .with_security_opt("no-new-privileges:true")
+}
+
+/// The URL a backend on `network` uses to reach the database container named `host`.
+pub fn database_url(host: &str) -> String {
+    format!("postgres://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{host}:5432/{POSTGRES_DB}")
+}
+
+pub async fn start_postgres(
+    images: &Images,
+    network: &str,
+    name: &str,
+) -> anyhow::Result<ContainerAsync<GenericImage>> {
+    let container = image(&images.postgres)
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(
+            "database system is ready to accept connections",
+        ))
+        .with_network(network)
+        .with_container_name(name)
+        .with_env_var("POSTGRES_USER", POSTGRES_USER)
+        .with_env_var("POSTGRES_PASSWORD", POSTGRES_PASSWORD)
+        .with_env_var("POSTGRES_DB", POSTGRES_DB)
+        .with_startup_timeout(Duration::from_secs(60))
+        .start()
+        .await
+        .context("starting postgres")?;
+    Ok(container)
+}
+
+/// A pool on the host side, through the container's published port.
+pub async fn connect_from_host(
+    postgres: &ContainerAsync<GenericImage>,
+) -> anyhow::Result<sqlx::PgPool> {
+    let port = postgres.get_host_port_ipv4(5432.tcp()).await?;
+    let url =
+        format!("postgres://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:{port}/{POSTGRES_DB}");
+    let mut last_error = None;
+    for _ in 0..50 {
+        match sqlx::PgPool::connect(&url).await {
+            Ok(pool) => return Ok(pool),
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("cannot connect to postgres on port {port}: {last_error:?}")
+}
+
+/// The backend image as Kubernetes runs it, waiting only for liveness.
+pub fn backend(
+    images: &Images,
+    network: &str,
+    name: &str,
+    database_url: &str,
+) -> ContainerRequest<GenericImage> {
+    let request = image(&images.backend)
+        .with_exposed_port(8000.tcp())
+        .with_wait_for(WaitFor::http(
+            HttpWaitStrategy::new("/healthz")
+                .with_port(8000.tcp())
+                .with_expected_status_code(200_u16),
+        ))
+        .with_network(network)
+        .with_container_name(name)
+        .with_env_var("DATABASE_URL", database_url)
+        .with_env_var("RUST_LOG", "info")
+        .with_startup_timeout(Duration::from_secs(30));
+    hardened(request, "1000:1000")
+}
+
+pub fn web(
+    images: &Images,
+    network: &str,
+    name: &str,
+    backend_url: &str,
+) -> ContainerRequest<GenericImage> {
+    let request = image(&images.web)
+        .with_exposed_port(3000.tcp())
+        .with_wait_for(WaitFor::http(
+            HttpWaitStrategy::new("/healthz")
+                .with_port(3000.tcp())
+                .with_expected_status_code(200_u16),
+        ))
+        .with_network(network)
+        .with_container_name(name)
+        .with_env_var("BACKEND_URL", backend_url)
+        .with_startup_timeout(Duration::from_secs(30));
+    hardened(request, "1001:1001")
+}
+
+/// `http://127.0.0.1:<published port>` of a container port.
+pub async fn base_url(
+    container: &ContainerAsync<GenericImage>,
+    port: u16,
+) -> anyhow::Result<String> {
+    Ok(format!(
+        "http://127.0.0.1:{}",
+        container.get_host_port_ipv4(port.tcp()).await?
+    ))
+}
+
+/// Polls `url` until it answers `status`, for at most `patience`.
+pub async fn wait_for_status(
+    url: &str,
+    status: u16,
+    patience: Duration,
+) -> anyhow::Result<reqwest::Response> {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let last = client.get(url).timeout(Duration::from_secs(3)).send().await;
+        match last {
+            Ok(response) if response.status().as_u16() == status => return Ok(response),
+            _ if tokio::time::Instant::now() >= deadline => {
+                bail!("{url} did not answer {status} within {patience:?}; last: {last:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// `docker` CLI for the facts testcontainers does not expose (inspect, top, export).
+pub fn docker(args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .context("running docker")?;
+    if !output.status.success() {
+        bail!(
+            "docker {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// Every path in an image's filesystem, read by exporting a created (never started) container.
+pub fn image_files(reference: &str) -> anyhow::Result<Vec<String>> {
+    let id = docker(&["create", reference])?.trim().to_owned();
+    let listing = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker export {id} | tar -t"))
+        .output()
+        .context("exporting the container");
+    let _ = docker(&["rm", &id]);
+    let listing = listing?;
+    if !listing.status.success() {
+        bail!(
+            "docker export failed: {}",
+            String::from_utf8_lossy(&listing.stderr)
+        );
+    }
+    Ok(String::from_utf8(listing.stdout)?
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The migration files the backend carries, by version (the number before the first `_`).
+pub fn migration_versions() -> Vec<i64> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../backend/migrations");
+    let mut versions: Vec<i64> = std::fs::read_dir(&dir)
+        .expect("backend/migrations is readable")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".sql"))
+        .filter_map(|name| name.split('_').next()?.parse().ok())
+        .collect();
+    versions.sort_unstable();
+    versions
+}

@@ -1,0 +1,117 @@
+use backend::{config::Config, startup::Application};
+use sqlx::{Connection, Executor, PgConnection, PgPool, postgres::PgConnectOptions};
+use std::{str::FromStr, time::Duration};
+use tokio::sync::oneshot;
+
+/// A running backend on its own database, stopped when dropped.
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    pub stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Sends the shutdown signal the way SIGTERM would.
+    pub fn signal_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.signal_shutdown();
+    }
+}
+
+/// The server that `TEST_DATABASE_URL` points to. Without it the tests cannot run: in CI that
+/// is a failure, elsewhere a loud skip.
+pub fn test_database_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("TEST_DATABASE_URL is not set in CI: run the tests through `just test`")
+        }
+        _ => {
+            eprintln!(
+                "\n!!! SKIPPED: TEST_DATABASE_URL is not set, so this test cannot reach PostgreSQL.\n\
+                 !!! Run `just test`, which starts a throwaway database, or set it yourself.\n"
+            );
+            None
+        }
+    }
+}
+
+/// Creates an empty database for one test and returns its connection options.
+pub async fn fresh_database() -> Option<PgConnectOptions> {
+    let server = PgConnectOptions::from_str(&test_database_url()?)
+        .expect("TEST_DATABASE_URL is not a PostgreSQL URL");
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect_with(&server)
+        .await
+        .expect("cannot reach TEST_DATABASE_URL");
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("CREATE DATABASE failed");
+    Some(server.database(&name))
+}
+
+pub fn config_for(database: PgConnectOptions) -> Config {
+    Config {
+        host: [127, 0, 0, 1].into(),
+        port: 0,
+        database,
+        database_max_connections: 5,
+        migrate_on_start: true,
+        shutdown_delay: Duration::ZERO,
+    }
+}
+
+/// Starts the application on a fresh database and waits until it is ready.
+pub async fn spawn_app() -> Option<TestApp> {
+    let app = spawn_app_with(config_for(fresh_database().await?)).await;
+    app.wait_until_ready().await;
+    Some(app)
+}
+
+/// Starts the application as configured, without waiting for readiness.
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let pool = backend::db::lazy_pool(&config);
+    let application = Application::build(config)
+        .await
+        .expect("failed to build the application");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(application.run_until_stopped(stopped));
+    TestApp {
+        address,
+        pool,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        stopped: Some(handle),
+    }
+}
+
+impl TestApp {
+    pub async fn wait_until_ready(&self) {
+        for _ in 0..100 {
+            if self.get("/readyz").await.status() == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the backend did not become ready within 10 s");
+    }
+}

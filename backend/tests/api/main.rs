@@ -1,0 +1,6 @@
+//! API tests: the real application on a random port, one fresh PostgreSQL database each.
+//! They need `TEST_DATABASE_URL` (`just test` provides a throwaway PostgreSQL container).
+
+mod health;
+mod helpers;
+mod migrations;

@@ -1,0 +1,132 @@
+//! The web image in front of a backend: static app, SPA routes and the `/api` proxy.
+
+use api_types::Readiness;
+use image_tests::*;
+use std::time::Duration;
+use testcontainers::runners::AsyncRunner;
+
+#[tokio::test]
+async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let network = unique("net");
+    let db = unique("db");
+    let backend_name = unique("backend");
+    let _postgres = start_postgres(&images, &network, &db).await?;
+    let _backend = backend(&images, &network, &backend_name, &database_url(&db))
+        .start()
+        .await?;
+    let web = web(
+        &images,
+        &network,
+        &unique("web"),
+        &format!("http://{backend_name}:8000"),
+    )
+    .start()
+    .await?;
+    let url = base_url(&web, 3000).await?;
+    let client = reqwest::Client::new();
+
+    let health = client.get(format!("{url}/healthz")).send().await?;
+    assert_eq!(health.status(), 200);
+
+    let index = client.get(format!("{url}/")).send().await?;
+    assert_eq!(index.status(), 200);
+    assert!(
+        index.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/html")
+    );
+    let html = index.text().await?;
+    assert!(html.contains("/pkg/web.js"), "{html}");
+
+    let wasm = client.get(format!("{url}/pkg/web_bg.wasm")).send().await?;
+    assert_eq!(wasm.status(), 200);
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    let bytes = wasm.bytes().await?;
+    assert_eq!(&bytes[..4], b"\0asm", "a real WebAssembly module");
+
+    let script = client.get(format!("{url}/pkg/web.js")).send().await?;
+    assert!(
+        script.headers()["content-type"]
+            .to_str()?
+            .contains("javascript")
+    );
+
+    // Precompressed at build time, chosen by Accept-Encoding.
+    let compressed = client
+        .get(format!("{url}/pkg/web_bg.wasm"))
+        .header("accept-encoding", "br")
+        .send()
+        .await?;
+    assert_eq!(compressed.headers()["content-encoding"], "br");
+
+    // Client-side routes load the app.
+    let deep_link = client.get(format!("{url}/signin")).send().await?;
+    assert_eq!(deep_link.status(), 200);
+    assert!(deep_link.text().await?.contains("/pkg/web.js"));
+
+    // /api goes to the backend: readiness comes from there, request id travels along.
+    let ready = wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
+    let body: Readiness = ready.json().await?;
+    assert!(
+        body.checks.iter().any(|check| check.name == "migrations"),
+        "{body:?}"
+    );
+    let traced = client
+        .get(format!("{url}/api/healthz"))
+        .header("x-request-id", "web-test-1")
+        .send()
+        .await?;
+    assert_eq!(traced.headers()["x-request-id"], "web-test-1");
+    Ok(())
+}
+
+#[tokio::test]
+async fn web_says_so_when_the_backend_is_unreachable() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let network = unique("net");
+    let web = web(
+        &images,
+        &network,
+        &unique("web"),
+        "http://no-such-backend:8000",
+    )
+    .start()
+    .await?;
+    let url = base_url(&web, 3000).await?;
+    let response = reqwest::get(format!("{url}/api/readyz")).await?;
+    assert_eq!(response.status(), 502);
+    let body: api_types::ErrorBody = response.json().await?;
+    assert_eq!(body.error, "backend_unavailable");
+    Ok(())
+}
+
+#[tokio::test]
+async fn web_image_is_small_runs_as_1001_and_has_no_shell() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let user = docker(&["image", "inspect", "-f", "{{.Config.User}}", &images.web])?;
+    assert_eq!(user.trim(), "1001:1001");
+    let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", &images.web])?
+        .trim()
+        .parse()?;
+    assert!(size < 50_000_000, "web image is {size} bytes");
+    let files = image_files(&images.web)?;
+    assert!(files.iter().any(|f| f == "usr/local/bin/web"), "{files:?}");
+    assert!(
+        files.iter().any(|f| f == "srv/web/pkg/web_bg.wasm"),
+        "{files:?}"
+    );
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")),
+        "{files:?}"
+    );
+    Ok(())
+}
