@@ -33,6 +33,10 @@ default:
 images:
     images/build.sh all
 
+# Build the toolchain image (pinned Rust, cargo-chef, wasm-bindgen) if it is not built yet.
+toolchain:
+    images/build.sh toolchain
+
 # Build the base images from Debian's packages and rustup alone (no registry needed).
 bootstrap:
     images/build.sh bootstrap

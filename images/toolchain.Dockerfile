@@ -1,16 +1,14 @@
-# The build environment of every todo-chatbot image: Debian, the Rust version pinned in
-# rust-toolchain.toml with the musl and wasm32 targets, cargo-chef and wasm-bindgen.
-# Built once per toolchain change (`just toolchain`); image builds start FROM it.
+# The build environment of every todo-chatbot image: Debian, the Rust toolchain exactly as
+# rust-toolchain.toml pins it (version, components, musl and wasm32 targets), cargo-chef and
+# wasm-bindgen. Built once per change of this file or rust-toolchain.toml (`just images`).
 
 ARG DEBIAN_IMAGE=debian:12.11-slim
 
-# toolchain: one stage, because every tool here is needed by every later build.
-FROM ${DEBIAN_IMAGE}
+# rust: Debian with the C tools for musl builds and the pinned Rust toolchain.
+FROM ${DEBIAN_IMAGE} AS rust
 
 ARG RUSTUP_VERSION=1.28.2
 ARG RUSTUP_SHA256=20a06e644b0d9bd2fbdbfd52d42540bdde820ea7df86e92e533c073da0cdd43c
-ARG CARGO_CHEF_VERSION=0.1.78
-ARG WASM_BINDGEN_VERSION=0.2.130
 
 # musl-tools: C parts of crates (mimalloc, ring) built for the static musl target.
 # brotli/gzip: the web assets are compressed once at build time, not on every request.
@@ -27,20 +25,34 @@ ENV RUSTUP_HOME=/usr/local/rustup \
 COPY rust-toolchain.toml /etc/todo-chatbot/rust-toolchain.toml
 
 # The CA bundle arrives as a BuildKit secret so a TLS-inspecting proxy works without its
-# certificate ever landing in a layer.
+# certificate ever landing in a layer. rustup reads rust-toolchain.toml, so the image holds
+# exactly the toolchain the workspace asks for and builds never download one.
 RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
     set -eu; \
-    rust_version=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' /etc/todo-chatbot/rust-toolchain.toml); \
     curl --proto '=https' --tlsv1.2 -sSf -o /tmp/rustup-init \
       "https://static.rust-lang.org/rustup/archive/${RUSTUP_VERSION}/x86_64-unknown-linux-gnu/rustup-init"; \
     echo "${RUSTUP_SHA256}  /tmp/rustup-init" | sha256sum -c -; \
     chmod +x /tmp/rustup-init; \
-    /tmp/rustup-init -y --no-modify-path --profile minimal --default-toolchain "$rust_version" \
-      --target x86_64-unknown-linux-musl --target wasm32-unknown-unknown; \
+    /tmp/rustup-init -y --no-modify-path --profile minimal --default-toolchain none; \
     rm /tmp/rustup-init; \
-    rustc --version
+    cd /etc/todo-chatbot; \
+    rustup toolchain install; \
+    rustup default "$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)"; \
+    rustc --version; rustup target list --installed
 
+# cargo-chef: compiled in its own stage so BuildKit builds it alongside wasm-bindgen.
+FROM rust AS cargo-chef
+ARG CARGO_CHEF_VERSION=0.1.78
 RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
-    cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" \
- && cargo install wasm-bindgen-cli --version "=${WASM_BINDGEN_VERSION}" \
- && rm -rf "$CARGO_HOME/registry" "$CARGO_HOME/git"
+    cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" --root /opt/tool
+
+# wasm-bindgen: must equal the wasm-bindgen crate version pinned in web/Cargo.toml.
+FROM rust AS wasm-bindgen
+ARG WASM_BINDGEN_VERSION=0.2.130
+RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+    cargo install wasm-bindgen-cli --version "=${WASM_BINDGEN_VERSION}" --root /opt/tool
+
+# toolchain: the Rust image plus the two tools' binaries, without their build caches.
+FROM rust AS toolchain
+COPY --from=cargo-chef /opt/tool/bin/ /usr/local/bin/
+COPY --from=wasm-bindgen /opt/tool/bin/ /usr/local/bin/
