@@ -7,10 +7,7 @@ use std::str::FromStr;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
-    Missing {
-        name: &'static str,
-        hint: &'static str,
-    },
+    Missing { name: &'static str, hint: &'static str },
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
 }
@@ -38,14 +35,11 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     /// The value, if set to something other than blanks.
     pub fn optional(&self, name: &'static str) -> Option<String> {
-        (self.lookup)(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
+        (self.lookup)(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
     }
 
     pub fn required(&self, name: &'static str, hint: &'static str) -> Result<String, ConfigError> {
-        self.optional(name)
-            .ok_or(ConfigError::Missing { name, hint })
+        self.optional(name).ok_or(ConfigError::Missing { name, hint })
     }
 
     /// Parses the variable when set, or returns `default`.
@@ -56,10 +50,9 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     {
         match self.optional(name) {
             None => Ok(default),
-            Some(raw) => raw.parse().map_err(|error: T::Err| ConfigError::Invalid {
-                name,
-                reason: format!("{raw:?}: {error}"),
-            }),
+            Some(raw) => {
+                raw.parse().map_err(|error: T::Err| ConfigError::Invalid { name, reason: format!("{raw:?}: {error}") })
+            }
         }
     }
 
@@ -85,39 +78,26 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Env::from_lookup(move |name| map.get(name).cloned())
     }
 
     #[test]
     fn blank_counts_as_missing_and_the_error_names_the_variable() {
-        let error = env(&[("DATABASE_URL", "  ")])
-            .required("DATABASE_URL", "set it")
-            .unwrap_err();
+        let error = env(&[("DATABASE_URL", "  ")]).required("DATABASE_URL", "set it").unwrap_err();
         assert_eq!(error.to_string(), "DATABASE_URL is not set: set it");
     }
 
     #[test]
     fn unparsable_numbers_are_reported_with_the_value() {
-        let error = env(&[("PORT", "eighty")])
-            .parsed_or::<u16>("PORT", 8000)
-            .unwrap_err();
-        assert!(
-            error.to_string().starts_with("PORT is invalid: \"eighty\""),
-            "{error}"
-        );
+        let error = env(&[("PORT", "eighty")]).parsed_or::<u16>("PORT", 8000).unwrap_err();
+        assert!(error.to_string().starts_with("PORT is invalid: \"eighty\""), "{error}");
     }
 
     #[test]
     fn defaults_apply_only_when_unset() {
         assert_eq!(env(&[]).parsed_or::<u16>("PORT", 8000), Ok(8000));
-        assert_eq!(
-            env(&[("PORT", "9000")]).parsed_or::<u16>("PORT", 8000),
-            Ok(9000)
-        );
+        assert_eq!(env(&[("PORT", "9000")]).parsed_or::<u16>("PORT", 8000), Ok(9000));
     }
 
     #[test]

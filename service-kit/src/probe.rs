@@ -16,11 +16,7 @@ pub enum ProbeError {
     #[error("{0} answered something that is not HTTP: {1:?}")]
     NotHttp(String, String),
     #[error("{address}{path} answered {status}")]
-    Unhealthy {
-        address: String,
-        path: String,
-        status: u16,
-    },
+    Unhealthy { address: String, path: String, status: u16 },
 }
 
 /// GETs `path` on 127.0.0.1:`port` and succeeds on a 2xx answer.
@@ -33,32 +29,21 @@ pub async fn check(port: u16, path: &str, timeout: Duration) -> Result<u16, Prob
             if (200..300).contains(&status) {
                 Ok(status)
             } else {
-                Err(ProbeError::Unhealthy {
-                    address,
-                    path: path.to_owned(),
-                    status,
-                })
+                Err(ProbeError::Unhealthy { address, path: path.to_owned(), status })
             }
         })
 }
 
 async fn get_status(address: &str, path: &str) -> Result<u16, ProbeError> {
-    let mut stream = TcpStream::connect(address)
-        .await
-        .map_err(|error| ProbeError::Connect(address.to_owned(), error))?;
+    let mut stream =
+        TcpStream::connect(address).await.map_err(|error| ProbeError::Connect(address.to_owned(), error))?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|error| ProbeError::Io(address.to_owned(), error))?;
+    stream.write_all(request.as_bytes()).await.map_err(|error| ProbeError::Io(address.to_owned(), error))?;
     let mut head = Vec::with_capacity(64);
     let mut buffer = [0_u8; 64];
     // The status line is all we need.
     while !head.contains(&b'\n') && head.len() < 1024 {
-        let read = stream
-            .read(&mut buffer)
-            .await
-            .map_err(|error| ProbeError::Io(address.to_owned(), error))?;
+        let read = stream.read(&mut buffer).await.map_err(|error| ProbeError::Io(address.to_owned(), error))?;
         if read == 0 {
             break;
         }
@@ -67,15 +52,9 @@ async fn get_status(address: &str, path: &str) -> Result<u16, ProbeError> {
     let line = String::from_utf8_lossy(&head);
     let status_line = line.lines().next().unwrap_or_default();
     let mut parts = status_line.split_whitespace();
-    match (
-        parts.next(),
-        parts.next().and_then(|code| code.parse().ok()),
-    ) {
+    match (parts.next(), parts.next().and_then(|code| code.parse().ok())) {
         (Some(version), Some(status)) if version.starts_with("HTTP/") => Ok(status),
-        _ => Err(ProbeError::NotHttp(
-            address.to_owned(),
-            status_line.to_owned(),
-        )),
+        _ => Err(ProbeError::NotHttp(address.to_owned(), status_line.to_owned())),
     }
 }
 
@@ -113,24 +92,14 @@ mod tests {
     #[tokio::test]
     async fn a_2xx_answer_is_healthy() {
         let port = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
-        assert_eq!(
-            check(port, "/healthz", Duration::from_secs(2))
-                .await
-                .unwrap(),
-            200
-        );
+        assert_eq!(check(port, "/healthz", Duration::from_secs(2)).await.unwrap(), 200);
     }
 
     #[tokio::test]
     async fn a_503_answer_is_unhealthy() {
         let port = serve_once("HTTP/1.1 503 Service Unavailable\r\n\r\n").await;
-        let error = check(port, "/readyz", Duration::from_secs(2))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, ProbeError::Unhealthy { status: 503, .. }),
-            "{error}"
-        );
+        let error = check(port, "/readyz", Duration::from_secs(2)).await.unwrap_err();
+        assert!(matches!(error, ProbeError::Unhealthy { status: 503, .. }), "{error}");
     }
 
     #[tokio::test]
@@ -138,9 +107,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let error = check(port, "/healthz", Duration::from_secs(2))
-            .await
-            .unwrap_err();
+        let error = check(port, "/healthz", Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(error, ProbeError::Connect(..)), "{error}");
     }
 }

@@ -34,10 +34,7 @@ pub async fn trace(mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     // The route template ("/api/{user_id}/tasks") groups requests in dashboards; the raw path
     // says which request this was.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(REQUEST_ID.clone(), value);
     }

@@ -11,11 +11,7 @@ pub fn init(service: &'static str) {
     let installed = if pretty {
         builder.try_init()
     } else {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init()
+        builder.json().flatten_event(true).with_current_span(false).try_init()
     };
     if installed.is_ok() {
         tracing::debug!(service, "logging initialised");

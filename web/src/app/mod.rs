@@ -36,11 +36,8 @@ fn App() -> Element {
 
 #[component]
 fn ReadinessView(readiness: Readiness) -> Element {
-    let (class, headline) = if readiness.is_ready() {
-        ("status ok", "Backend ready")
-    } else {
-        ("status failing", "Backend not ready")
-    };
+    let (class, headline) =
+        if readiness.is_ready() { ("status ok", "Backend ready") } else { ("status failing", "Backend not ready") };
     rsx! {
         p { class, "{headline}" }
         ul { class: "checks",

@@ -18,29 +18,19 @@ pub struct Config {
 
 impl Config {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let backend_url = parse_backend_url(&env.required(
-            "BACKEND_URL",
-            "set it to the backend's base URL, such as http://backend:8000",
-        )?)?;
-        let assets_dir = PathBuf::from(
-            env.optional("ASSETS_DIR")
-                .unwrap_or_else(|| "/srv/web".to_owned()),
-        );
+        let backend_url = parse_backend_url(
+            &env.required("BACKEND_URL", "set it to the backend's base URL, such as http://backend:8000")?,
+        )?;
+        let assets_dir = PathBuf::from(env.optional("ASSETS_DIR").unwrap_or_else(|| "/srv/web".to_owned()));
         if !assets_dir.join("index.html").is_file() {
             return Err(ConfigError::Invalid {
                 name: "ASSETS_DIR",
-                reason: format!(
-                    "{} has no index.html: point it at the built app",
-                    assets_dir.display()
-                ),
+                reason: format!("{} has no index.html: point it at the built app", assets_dir.display()),
             });
         }
         let proxy_timeout_secs = env.parsed_or("PROXY_TIMEOUT_SECS", 120_u64)?;
         if proxy_timeout_secs == 0 {
-            return Err(ConfigError::Invalid {
-                name: "PROXY_TIMEOUT_SECS",
-                reason: "must be at least 1".to_owned(),
-            });
+            return Err(ConfigError::Invalid { name: "PROXY_TIMEOUT_SECS", reason: "must be at least 1".to_owned() });
         }
         Ok(Self {
             host: env.parsed_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
@@ -53,10 +43,7 @@ impl Config {
 }
 
 fn parse_backend_url(raw: &str) -> Result<Url, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
-        name: "BACKEND_URL",
-        reason,
-    };
+    let invalid = |reason: String| ConfigError::Invalid { name: "BACKEND_URL", reason };
     let url = Url::parse(raw).map_err(|error| invalid(format!("{raw:?}: {error}")))?;
     if url.scheme() != "http" {
         return Err(invalid(format!(
@@ -67,9 +54,7 @@ fn parse_backend_url(raw: &str) -> Result<Url, ConfigError> {
         return Err(invalid(format!("{raw:?} has no host")));
     }
     if url.query().is_some() || url.path() != "/" {
-        return Err(invalid(format!(
-            "{raw:?}: give the base URL only, without a path or query"
-        )));
+        return Err(invalid(format!("{raw:?}: give the base URL only, without a path or query")));
     }
     Ok(url)
 }
@@ -80,10 +65,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_env(&Env::from_lookup(move |name| map.get(name).cloned()))
     }
 
@@ -97,48 +79,26 @@ mod tests {
     #[test]
     fn backend_url_is_required_and_named() {
         let error = config(&[("ASSETS_DIR", &assets())]).unwrap_err();
-        assert!(
-            error.to_string().starts_with("BACKEND_URL is not set"),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with("BACKEND_URL is not set"), "{error}");
     }
 
     #[test]
     fn backend_url_must_be_a_plain_http_base() {
-        for bad in [
-            "backend:8000",
-            "https://backend",
-            "http://backend/api",
-            "ftp://x",
-        ] {
+        for bad in ["backend:8000", "https://backend", "http://backend/api", "ftp://x"] {
             let error = config(&[("BACKEND_URL", bad), ("ASSETS_DIR", &assets())]).unwrap_err();
-            assert!(
-                error.to_string().starts_with("BACKEND_URL is invalid"),
-                "{bad}: {error}"
-            );
+            assert!(error.to_string().starts_with("BACKEND_URL is invalid"), "{bad}: {error}");
         }
     }
 
     #[test]
     fn assets_without_index_are_refused() {
-        let error = config(&[
-            ("BACKEND_URL", "http://backend:8000"),
-            ("ASSETS_DIR", "/nonexistent"),
-        ])
-        .unwrap_err();
-        assert!(
-            error.to_string().starts_with("ASSETS_DIR is invalid"),
-            "{error}"
-        );
+        let error = config(&[("BACKEND_URL", "http://backend:8000"), ("ASSETS_DIR", "/nonexistent")]).unwrap_err();
+        assert!(error.to_string().starts_with("ASSETS_DIR is invalid"), "{error}");
     }
 
     #[test]
     fn a_good_configuration_parses() {
-        let config = config(&[
-            ("BACKEND_URL", "http://backend:8000"),
-            ("ASSETS_DIR", &assets()),
-        ])
-        .unwrap();
+        let config = config(&[("BACKEND_URL", "http://backend:8000"), ("ASSETS_DIR", &assets())]).unwrap();
         assert_eq!(config.port, DEFAULT_PORT);
         assert_eq!(config.backend_url.as_str(), "http://backend:8000/");
     }

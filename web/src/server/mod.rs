@@ -18,13 +18,8 @@ const USAGE: &str = "usage: web [serve|healthcheck|--version]
   healthcheck  GET http://127.0.0.1:$PORT/healthz and exit 0 when it answers 2xx";
 
 pub fn main() -> ExitCode {
-    let command = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "serve".to_owned());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("web: could not start the async runtime: {error}");
@@ -79,10 +74,7 @@ async fn serve() -> ExitCode {
         let signal = service_kit::shutdown::signal().await;
         tracing::info!(signal, "shutdown requested: finishing in-flight requests");
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         Ok(()) => {
             tracing::info!("web stopped");
             ExitCode::SUCCESS
@@ -108,9 +100,7 @@ fn router(config: &Config) -> Router {
         .precompressed_gzip()
         // Client-side routes (/signin, ...) all load the app.
         .fallback(ServeFile::new(index));
-    let state = AppState {
-        proxy: proxy::Proxy::new(config.backend_url.clone(), config.proxy_timeout),
-    };
+    let state = AppState { proxy: proxy::Proxy::new(config.backend_url.clone(), config.proxy_timeout) };
     Router::new()
         .route("/healthz", get(liveness))
         .route("/api", axum::routing::any(proxy::forward))
@@ -125,8 +115,5 @@ fn router(config: &Config) -> Router {
 }
 
 async fn liveness(State(_): State<AppState>) -> Json<api_types::Liveness> {
-    Json(api_types::Liveness {
-        status: api_types::CheckStatus::Ok,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    })
+    Json(api_types::Liveness { status: api_types::CheckStatus::Ok, version: env!("CARGO_PKG_VERSION").to_owned() })
 }
