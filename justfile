@@ -46,9 +46,23 @@ reproducible: images
     images/build.sh reproducible
 
 # Build the images if needed, start the stack, wait until it is healthy, print the URL.
-up: images
+up: images env-file
     docker compose up --detach --wait --wait-timeout 120
     @echo "todo-chatbot is up: http://localhost:{{web_port}}"
+
+# Creates .env from .env.example on first use, with a random BETTER_AUTH_SECRET.
+[private]
+env-file:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+    if [ ! -f .env ]; then
+      sed "s/^BETTER_AUTH_SECRET=.*/BETTER_AUTH_SECRET=$secret/" .env.example > .env
+      echo "created .env with a random BETTER_AUTH_SECRET"
+    elif ! grep -q '^BETTER_AUTH_SECRET=..' .env; then
+      echo "BETTER_AUTH_SECRET=$secret" >> .env
+      echo "added a random BETTER_AUTH_SECRET to .env"
+    fi
 
 # Stop the stack (the database volume stays; `just down -v` removes it too).
 down *flags:

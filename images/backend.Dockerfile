@@ -20,9 +20,11 @@ RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
 
 # build: compiles our crates with the same flags as cook, and lays out the runtime root.
 FROM cook AS build
+# Reported by /metrics (todo_chatbot_build_info); only our crate sees it, so cook stays cached.
+ARG REVISION=unknown
 COPY . .
 RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
-    cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
+    TODO_CHATBOT_REVISION="${REVISION}" cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
  && mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/tmp \
  && cp target/x86_64-unknown-linux-musl/release/backend /rootfs/usr/local/bin/backend \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \

@@ -66,12 +66,13 @@ echo "### Start to ready (median of $RUNS)"
 echo
 network="bench-$$"
 docker network create "$network" >/dev/null
-cleanup() { docker rm -f bench-db bench-backend bench-web >/dev/null 2>&1 || true; docker network rm "$network" >/dev/null 2>&1 || true; rm -rf "$copy"; }
+cleanup() { docker rm -f bench-db bench-backend bench-web bench-load >/dev/null 2>&1 || true; docker network rm "$network" >/dev/null 2>&1 || true; rm -rf "$copy"; }
 trap cleanup EXIT
 docker run -d --name bench-db --network "$network" -e POSTGRES_USER=todo -e POSTGRES_PASSWORD=bench \
   -e POSTGRES_DB=todo "$POSTGRES_IMAGE" >/dev/null
 until docker exec bench-db pg_isready -q -h 127.0.0.1 -U todo -d todo; do sleep 0.2; done
 url="postgres://todo:bench@bench-db:5432/todo"
+secret=bench-secret-0123456789abcdef0123456789
 
 time_to() { # container name, port, path, docker run args...
   local name=$1 port=$2 path=$3; shift 3
@@ -86,9 +87,9 @@ fresh_db() { docker exec bench-db psql -q -U todo -d todo -c 'DROP SCHEMA public
 backend_fresh=(); backend_warm=(); web_ready=()
 for _ in $(seq 1 "$RUNS"); do
   fresh_db
-  backend_fresh+=("$(time_to bench-backend 8000 /readyz -e DATABASE_URL="$url" "$BACKEND_IMAGE")")
+  backend_fresh+=("$(time_to bench-backend 8000 /readyz -e DATABASE_URL="$url" -e BETTER_AUTH_SECRET="$secret" "$BACKEND_IMAGE")")
   docker rm -f bench-backend >/dev/null
-  backend_warm+=("$(time_to bench-backend 8000 /readyz -e DATABASE_URL="$url" "$BACKEND_IMAGE")")
+  backend_warm+=("$(time_to bench-backend 8000 /readyz -e DATABASE_URL="$url" -e BETTER_AUTH_SECRET="$secret" "$BACKEND_IMAGE")")
   web_ready+=("$(time_to bench-web 3000 /healthz -e BACKEND_URL=http://bench-backend:8000 "$WEB_IMAGE")")
   docker rm -f bench-backend bench-web >/dev/null
 done
@@ -97,3 +98,55 @@ echo "|---|---|"
 echo "| backend \`/readyz\`, empty database (runs the migrations) | $(printf '%s\n' "${backend_fresh[@]}" | median) |"
 echo "| backend \`/readyz\`, schema already applied | $(printf '%s\n' "${backend_warm[@]}" | median) |"
 echo "| web \`/healthz\` | $(printf '%s\n' "${web_ready[@]}" | median) |"
+
+echo
+
+# Peak memory of a container's cgroup (v2, then v1), in MiB.
+peak_mib() {
+  local id; id=$(docker inspect -f '{{.Id}}' "$1")
+  local file
+  for file in "/sys/fs/cgroup/system.slice/docker-$id.scope/memory.peak" \
+              "/sys/fs/cgroup/memory/docker/$id/memory.max_usage_in_bytes"; do
+    if [ -r "$file" ]; then awk '{ printf "%.1f", $1 / 1048576 }' "$file"; return; fi
+  done
+  echo "n/a"
+}
+
+echo "### HTTP load on the backend (wrk, ${LOAD_SECONDS:=10} s per run, release image, PostgreSQL 15 container)"
+echo
+fresh_db
+docker run -d --name bench-load --network "$network" -p 127.0.0.1::8000 --read-only --cap-drop ALL \
+  -e DATABASE_URL="$url" -e BETTER_AUTH_SECRET="$secret" -e AUTH_RATE_LIMIT_PER_MINUTE=100000 \
+  -e RUST_LOG=warn "$BACKEND_IMAGE" >/dev/null
+port=$(docker port bench-load 8000/tcp | head -n1 | sed 's/.*://')
+base="http://127.0.0.1:$port"
+until curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; do sleep 0.05; done
+session=$(curl -fsS -H 'content-type: application/json' \
+  -d '{"email":"bench@example.com","password":"benchmark password","name":"Bench"}' "$base/api/auth/sign-up")
+token=$(echo "$session" | jq -r .token)
+user=$(echo "$session" | jq -r .user.id)
+for i in $(seq 1 50); do
+  curl -fsS -o /dev/null -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"title\":\"task $i\",\"priority\":\"high\",\"tags\":[\"bench\"]}" "$base/api/$user/tasks"
+done
+echo "| endpoint | connections | requests/s | p50 | p99 | errors |"
+echo "|---|---|---|---|---|---|"
+load() { # label, connections, path, extra wrk args...
+  local label=$1 connections=$2 path=$3; shift 3
+  local out
+  out=$(wrk --latency -t2 -c"$connections" -d"${LOAD_SECONDS}s" "$@" "$base$path")
+  local rps p50 p99 errors
+  rps=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+  p50=$(echo "$out" | awk '$1 == "50%" { print $2 }')
+  p99=$(echo "$out" | awk '$1 == "99%" { print $2 }')
+  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ { sub(/^ +/, ""); printf "%s; ", $0 }')
+  echo "| $label | $connections | $rps | $p50 | $p99 | ${errors:-0} |"
+}
+for connections in 1 10 50; do
+  load "\`GET /healthz\`" "$connections" /healthz
+done
+for connections in 1 10 50; do
+  load "\`GET /api/{user_id}/tasks\` (50 tasks, JWT)" "$connections" "/api/$user/tasks" -H "authorization: Bearer $token"
+done
+echo
+echo "Backend peak memory (cgroup) over the load runs: $(peak_mib bench-load) MiB."

@@ -60,6 +60,8 @@ command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v jq >/dev/null || missing+=(jq)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
 command -v git >/dev/null || missing+=(git)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"

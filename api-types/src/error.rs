@@ -1,7 +1,9 @@
 use serde::{Deserialize, Serialize};
 
-/// The one shape of every error the API returns, whatever the status code.
+/// The one shape of every error the API returns, whatever the status code. The response's
+/// `X-Request-Id` header names the matching log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A stable, machine-readable code such as `not_found` or `validation_failed`.
     pub error: String,
@@ -10,12 +12,10 @@ pub struct ErrorBody {
     /// For `validation_failed`: every field that was wrong, not just the first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
-    /// The request id, to find the matching log line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of `GET /healthz`: the process is up and serving.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Liveness {
     pub status: CheckStatus,
     pub version: String,
@@ -9,6 +10,7 @@ pub struct Liveness {
 
 /// Body of `GET /readyz`: whether this replica should receive traffic, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Readiness {
     pub status: CheckStatus,
     pub checks: Vec<ReadinessCheck>,
@@ -32,6 +34,7 @@ impl Readiness {
 
 /// One named dependency of readiness (`database`, `migrations`, `shutdown`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReadinessCheck {
     pub name: String,
     pub status: CheckStatus,
@@ -41,23 +44,16 @@ pub struct ReadinessCheck {
 
 impl ReadinessCheck {
     pub fn ok(name: &str, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.to_owned(),
-            status: CheckStatus::Ok,
-            detail: detail.into(),
-        }
+        Self { name: name.to_owned(), status: CheckStatus::Ok, detail: detail.into() }
     }
 
     pub fn failing(name: &str, detail: impl Into<String>) -> Self {
-        Self {
-            name: name.to_owned(),
-            status: CheckStatus::Failing,
-            detail: detail.into(),
-        }
+        Self { name: name.to_owned(), status: CheckStatus::Failing, detail: detail.into() }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Ok,

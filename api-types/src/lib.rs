@@ -1,9 +1,16 @@
 //! The HTTP contract of todo-chatbot: every request and response body that crosses the wire
 //! between the backend and its clients (the web app, scripts, tests). Both sides depend on
 //! this crate, so a field is named once and a change breaks the build, not production.
+//! The `openapi` feature (backend only) derives the OpenAPI schemas from these same types.
 
+mod auth;
 mod error;
 mod health;
+mod tasks;
 
+pub use auth::{AuthResponse, SignInRequest, SignUpRequest, User};
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
+pub use tasks::{
+    CompleteRequest, NewTask, Priority, SortOrder, StatusFilter, Task, TaskPage, TaskPatch, TaskQuery, TaskSort,
+};

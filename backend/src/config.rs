@@ -2,7 +2,7 @@
 
 use service_kit::config::{ConfigError, Env};
 use sqlx::postgres::PgConnectOptions;
-use std::{net::IpAddr, str::FromStr, time::Duration};
+use std::{net::IpAddr, num::NonZeroU32, str::FromStr, time::Duration};
 
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -17,6 +17,16 @@ pub struct Config {
     /// How long to keep serving after SIGTERM with readiness already failing, so that load
     /// balancers stop sending traffic before the listener closes.
     pub shutdown_delay: Duration,
+    /// HS256 signing key of the session tokens (`BETTER_AUTH_SECRET`, alias `JWT_SECRET`).
+    pub token_secret: Vec<u8>,
+    pub token_ttl: Duration,
+    /// Origins allowed to call the API from a browser directly (the web app needs none:
+    /// it is same-origin through its proxy).
+    pub cors_origins: Vec<String>,
+    pub auth_rate_limit_per_minute: NonZeroU32,
+    /// Count rate limits by the last `X-Forwarded-For` entry (set by our web proxy).
+    pub trust_forwarded_for: bool,
+    pub request_timeout: Duration,
 }
 
 // Hand-written so the database password can never reach a log line.
@@ -30,7 +40,12 @@ impl std::fmt::Debug for Config {
             .field("database_max_connections", &self.database_max_connections)
             .field("migrate_on_start", &self.migrate_on_start)
             .field("shutdown_delay", &self.shutdown_delay)
-            .finish()
+            .field("token_ttl", &self.token_ttl)
+            .field("cors_origins", &self.cors_origins)
+            .field("auth_rate_limit_per_minute", &self.auth_rate_limit_per_minute)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,7 +62,23 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        let token_secret = token_secret(env)?;
+        let token_ttl_secs = env.parsed_or("TOKEN_TTL_SECS", 7 * 24 * 3600_u64)?;
+        if token_ttl_secs < 60 {
+            return Err(ConfigError::Invalid { name: "TOKEN_TTL_SECS", reason: "must be at least 60".to_owned() });
+        }
+        let request_timeout_secs = env.parsed_or("REQUEST_TIMEOUT_SECS", 30_u64)?;
+        if request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid { name: "REQUEST_TIMEOUT_SECS", reason: "must be at least 1".to_owned() });
+        }
         Ok(Self {
+            token_secret,
+            token_ttl: Duration::from_secs(token_ttl_secs),
+            cors_origins: cors_origins(env.optional("CORS_ORIGINS"))?,
+            auth_rate_limit_per_minute: env
+                .parsed_or("AUTH_RATE_LIMIT_PER_MINUTE", NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))?,
+            trust_forwarded_for: env.flag_or("TRUST_FORWARDED_FOR", true)?,
+            request_timeout: Duration::from_secs(request_timeout_secs),
             host: env.parsed_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: env.parsed_or("PORT", DEFAULT_PORT)?,
             database: parse_database_url(&database_url)?,
@@ -58,17 +89,58 @@ impl Config {
     }
 }
 
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// `BETTER_AUTH_SECRET` (the seed's name) or its alias `JWT_SECRET`; never echoed.
+fn token_secret<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Vec<u8>, ConfigError> {
+    let (name, secret) = match (env.optional("BETTER_AUTH_SECRET"), env.optional("JWT_SECRET")) {
+        (Some(secret), _) => ("BETTER_AUTH_SECRET", secret),
+        (None, Some(secret)) => ("JWT_SECRET", secret),
+        (None, None) => {
+            return Err(ConfigError::Missing {
+                name: "BETTER_AUTH_SECRET",
+                hint: "set it (or JWT_SECRET) to a random string of at least 32 bytes, e.g. `openssl rand -hex 32`",
+            });
+        }
+    };
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("must be at least {MIN_SECRET_BYTES} bytes long (got {})", secret.len()),
+        });
+    }
+    Ok(secret.into_bytes())
+}
+
+/// Comma-separated origins such as `https://todo.example.com`; `*` is refused because the API
+/// takes credentials.
+fn cors_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.trim_end_matches('/').contains(|c: char| c == '*' || c.is_whitespace())
+                && origin.splitn(4, '/').nth(3).is_none_or(str::is_empty);
+            if valid {
+                Ok(origin.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "CORS_ORIGINS",
+                    reason: format!("{origin:?} is not an origin like https://app.example.com"),
+                })
+            }
+        })
+        .collect()
+}
+
 /// Checks the URL without ever echoing it: it usually carries a password.
 fn parse_database_url(url: &str) -> Result<PgConnectOptions, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
-        name: "DATABASE_URL",
-        reason,
-    };
+    let invalid = |reason: String| ConfigError::Invalid { name: "DATABASE_URL", reason };
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if !matches!(scheme, Some("postgres" | "postgresql")) {
-        return Err(invalid(
-            "expected a URL starting with postgres:// or postgresql://".to_owned(),
-        ));
+        return Err(invalid("expected a URL starting with postgres:// or postgresql://".to_owned()));
     }
     PgConnectOptions::from_str(url).map_err(|error| invalid(error.to_string()))
 }
@@ -79,25 +151,21 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_env(&Env::from_lookup(move |name| map.get(name).cloned()))
     }
+
+    const SECRET: (&str, &str) = ("BETTER_AUTH_SECRET", "0123456789abcdef0123456789abcdef");
 
     #[test]
     fn a_missing_database_url_names_the_variable() {
         let error = config(&[]).unwrap_err();
-        assert!(
-            error.to_string().starts_with("DATABASE_URL is not set"),
-            "{error}"
-        );
+        assert!(error.to_string().starts_with("DATABASE_URL is not set"), "{error}");
     }
 
     #[test]
     fn a_malformed_database_url_is_rejected_without_echoing_it() {
-        let error = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err();
+        let error = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x"), SECRET]).unwrap_err();
         let message = error.to_string();
         assert!(message.starts_with("DATABASE_URL is invalid"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
@@ -105,24 +173,41 @@ mod tests {
 
     #[test]
     fn defaults_fill_everything_but_the_database() {
-        let config = config(&[("DATABASE_URL", "postgres://u:secret@db:5432/todo")]).unwrap();
+        let config = config(&[("DATABASE_URL", "postgres://u:secret@db:5432/todo"), SECRET]).unwrap();
         assert_eq!(config.port, DEFAULT_PORT);
         assert!(config.migrate_on_start);
         assert_eq!(config.database.get_database(), Some("todo"));
         assert!(!format!("{config:?}").contains("secret"));
+        assert!(!format!("{config:?}").contains(SECRET.1));
+        assert_eq!(config.token_ttl, Duration::from_secs(604_800));
     }
 
     #[test]
     fn a_zero_pool_is_refused() {
-        let error = config(&[
-            ("DATABASE_URL", "postgres://db/todo"),
-            ("DATABASE_MAX_CONNECTIONS", "0"),
-        ])
-        .unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("DATABASE_MAX_CONNECTIONS is invalid")
-        );
+        let error = config(&[("DATABASE_URL", "postgres://db/todo"), ("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert!(error.to_string().starts_with("DATABASE_MAX_CONNECTIONS is invalid"));
+    }
+
+    #[test]
+    fn the_token_secret_is_required_long_and_has_an_alias() {
+        let url = ("DATABASE_URL", "postgres://db/todo");
+        let missing = config(&[url]).unwrap_err();
+        assert!(missing.to_string().starts_with("BETTER_AUTH_SECRET is not set"), "{missing}");
+        let short = config(&[url, ("JWT_SECRET", "too-short")]).unwrap_err();
+        assert!(short.to_string().starts_with("JWT_SECRET is invalid: must be at least 32 bytes"), "{short}");
+        assert!(!short.to_string().contains("too-short"));
+        let alias = config(&[url, ("JWT_SECRET", SECRET.1)]).unwrap();
+        assert_eq!(alias.token_secret, SECRET.1.as_bytes());
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let url = ("DATABASE_URL", "postgres://db/todo");
+        let ok = config(&[url, SECRET, ("CORS_ORIGINS", "https://a.example.com, http://localhost:5173/")]).unwrap();
+        assert_eq!(ok.cors_origins, ["https://a.example.com", "http://localhost:5173"]);
+        for bad in ["*", "a.example.com", "https://a.example.com/path"] {
+            let error = config(&[url, SECRET, ("CORS_ORIGINS", bad)]).unwrap_err();
+            assert!(error.to_string().starts_with("CORS_ORIGINS is invalid"), "{bad}: {error}");
+        }
     }
 }

@@ -28,10 +28,7 @@ pub async fn migrate_until_applied(pool: &PgPool) {
     loop {
         match MIGRATOR.run(pool).await {
             Ok(()) => {
-                tracing::info!(
-                    migrations = MIGRATOR.iter().count(),
-                    "database schema is up to date"
-                );
+                tracing::info!(migrations = MIGRATOR.iter().count(), "database schema is up to date");
                 return;
             }
             Err(error) => {
@@ -91,37 +88,14 @@ impl MigrationStatus {
 /// Reads `_sqlx_migrations`. A database without that table has every migration pending.
 pub async fn migration_status(pool: &PgPool) -> Result<MigrationStatus, sqlx::Error> {
     let rows: Vec<(i64, bool)> =
-        match sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
-            .fetch_all(pool)
-            .await
-        {
+        match sqlx::query_as("SELECT version, success FROM _sqlx_migrations").fetch_all(pool).await {
             Ok(rows) => rows,
             Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => vec![],
             Err(error) => return Err(error),
         };
-    let applied: BTreeSet<i64> = rows
-        .iter()
-        .filter(|(_, success)| *success)
-        .map(|(version, _)| *version)
-        .collect();
-    let failed = rows
-        .iter()
-        .filter(|(_, success)| !success)
-        .map(|(version, _)| *version)
-        .collect();
-    let known: Vec<i64> = MIGRATOR
-        .iter()
-        .filter(|m| m.migration_type.is_up_migration())
-        .map(|m| m.version)
-        .collect();
-    let pending = known
-        .iter()
-        .copied()
-        .filter(|version| !applied.contains(version))
-        .collect();
-    Ok(MigrationStatus {
-        known: known.len(),
-        pending,
-        failed,
-    })
+    let applied: BTreeSet<i64> = rows.iter().filter(|(_, success)| *success).map(|(version, _)| *version).collect();
+    let failed = rows.iter().filter(|(_, success)| !success).map(|(version, _)| *version).collect();
+    let known: Vec<i64> = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).map(|m| m.version).collect();
+    let pending = known.iter().copied().filter(|version| !applied.contains(version)).collect();
+    Ok(MigrationStatus { known: known.len(), pending, failed })
 }

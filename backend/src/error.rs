@@ -1,45 +1,133 @@
-//! One error type for the whole API, mapped to HTTP in one place.
+//! One error type for the whole API, mapped to HTTP in one place, always as the one JSON
+//! shape of `api_types::ErrorBody`.
 
 use api_types::{ErrorBody, FieldError};
 use axum::{
     Json,
-    http::StatusCode,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
     NotFound(String),
-    #[error("invalid input")]
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("invalid input: see `fields`")]
     Validation(Vec<FieldError>),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("too many attempts: retry in {} s", .0.as_secs())]
+    RateLimited(Duration),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ApiError::DatabaseUnavailable(error)
-            }
-            other => ApiError::Internal(Box::new(other)),
+impl ApiError {
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError { field: field.to_owned(), message: message.into() }])
+    }
+
+    pub fn task_not_found(id: i64) -> Self {
+        ApiError::NotFound(format!("task {id} not found"))
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
 
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            ApiError::DatabaseUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                ApiError::DatabaseUnavailable(error)
             }
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            other => ApiError::internal(other),
         }
+    }
+}
+
+impl From<crate::domain::FieldErrors> for ApiError {
+    fn from(errors: crate::domain::FieldErrors) -> Self {
+        ApiError::Validation(errors.into_vec())
+    }
+}
+
+/// A body that is not the JSON the route expects: 422 naming the field serde stopped at,
+/// 400 for syntax, 413 when too large.
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(error) => {
+                let (field, message) = field_of_serde_error(&error.body_text());
+                ApiError::invalid(&field, message)
+            }
+            JsonRejection::MissingJsonContentType(_) => {
+                ApiError::BadRequest("send the body as JSON with Content-Type: application/json".to_owned())
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge(crate::routes::MAX_BODY_BYTES)
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// Which field a serde error is about, and what is wrong with it, from axum's rejection text:
+/// `... target type: title: invalid type: ...` or `... target type: missing field `title` ...`.
+fn field_of_serde_error(text: &str) -> (String, String) {
+    let detail = text.split_once("target type: ").map_or(text, |(_, rest)| rest);
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    if let Some(rest) = detail.strip_prefix("missing field `")
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        return (field.to_owned(), "is required".to_owned());
+    }
+    match detail.split_once(": ") {
+        Some((path, message)) if !path.contains(' ') => (path.to_owned(), message.to_owned()),
+        _ => ("body".to_owned(), detail.to_owned()),
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        let detail = rejection.body_text();
+        let message = detail.strip_prefix("Failed to deserialize query string: ").unwrap_or(&detail);
+        let field = message.split_once(':').map_or("query", |(field, _)| field);
+        ApiError::invalid(if field.contains(' ') { "query" } else { field }, message.to_owned())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::NotFound(format!("no such resource: {}", rejection.body_text()))
     }
 }
 
@@ -50,16 +138,44 @@ impl IntoResponse for ApiError {
             // The cause goes to the log; the client gets the generic sentence.
             tracing::error!(error = ?self, "request failed");
         }
+        let retry_after = match &self {
+            ApiError::RateLimited(wait) => Some(wait.as_secs().max(1)),
+            ApiError::DatabaseUnavailable(_) => Some(1),
+            _ => None,
+        };
         let fields = match &self {
             ApiError::Validation(fields) => fields.clone(),
             _ => Vec::new(),
         };
-        let body = ErrorBody {
-            error: code.to_owned(),
-            message: self.to_string(),
-            fields,
-            request_id: None,
-        };
-        (status, Json(body)).into_response()
+        let body = ErrorBody { error: code.to_owned(), message: self.to_string(), fields };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of_serde_error;
+
+    #[test]
+    fn serde_errors_name_their_field() {
+        let prefix = "Failed to deserialize the JSON body into the target type: ";
+        assert_eq!(
+            field_of_serde_error(&format!("{prefix}missing field `password` at line 1 column 29")),
+            ("password".to_owned(), "is required".to_owned())
+        );
+        assert_eq!(
+            field_of_serde_error(&format!(
+                "{prefix}title: invalid type: integer `42`, expected a string at line 1 column 12"
+            )),
+            ("title".to_owned(), "invalid type: integer `42`, expected a string".to_owned())
+        );
+        assert_eq!(field_of_serde_error(&format!("{prefix}expected value at line 1 column 1")).0, "body");
     }
 }

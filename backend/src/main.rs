@@ -17,9 +17,7 @@ const USAGE: &str = "usage: backend [serve|migrate|healthcheck|--version]
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "serve".to_owned());
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
     match command.as_str() {
         "serve" => serve().await,
         "migrate" => migrate().await,
@@ -61,10 +59,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match application
-        .run_until_stopped(service_kit::shutdown::signal())
-        .await
-    {
+    match application.run_until_stopped(service_kit::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server failed");

@@ -2,8 +2,11 @@
 //! the application the same way; tests bind port 0.
 
 use crate::{
+    auth::{TokenKeys, password, rate_limit::AuthRateLimit},
     config::Config,
-    db, routes,
+    db,
+    metrics::Metrics,
+    routes,
     state::{AppState, Lifecycle},
 };
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -24,19 +27,17 @@ impl Application {
         let state = AppState {
             pool: db::lazy_pool(&config),
             lifecycle: Arc::new(Lifecycle::default()),
+            tokens: Arc::new(TokenKeys::new(&config.token_secret, config.token_ttl)),
+            auth_rate_limit: AuthRateLimit::new(config.auth_rate_limit_per_minute, config.trust_forwarded_for),
+            metrics: Metrics::install(),
         };
-        Ok(Self {
-            listener,
-            state,
-            config,
-        })
+        // Off the request path: the first unknown-email sign-in should not pay for it.
+        tokio::task::spawn_blocking(password::warm_up);
+        Ok(Self { listener, state, config })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|address| address.port())
-            .unwrap_or_default()
+        self.listener.local_addr().map(|address| address.port()).unwrap_or_default()
     }
 
     pub fn state(&self) -> &AppState {
@@ -50,11 +51,7 @@ impl Application {
         S: Future + Send + 'static,
         S::Output: std::fmt::Debug + Send,
     {
-        let Self {
-            listener,
-            state,
-            config,
-        } = self;
+        let Self { listener, state, config } = self;
         tracing::info!(address = %listener.local_addr()?, ?config, "backend listening");
         if config.migrate_on_start {
             let pool = state.pool.clone();
@@ -65,18 +62,12 @@ impl Application {
         let drain = async move {
             let reason = shutdown.await;
             lifecycle.begin_shutdown();
-            tracing::info!(
-                ?reason,
-                delay_secs = delay.as_secs(),
-                "shutdown requested: readiness now fails"
-            );
+            tracing::info!(?reason, delay_secs = delay.as_secs(), "shutdown requested: readiness now fails");
             tokio::time::sleep(delay).await;
         };
         let pool = state.pool.clone();
-        let app = routes::router(state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(drain)
-            .await?;
+        let app = routes::router(state, &config).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(drain).await?;
         pool.close().await;
         tracing::info!("backend stopped");
         Ok(())

@@ -1,3 +1,8 @@
+use crate::{
+    auth::{TokenKeys, rate_limit::AuthRateLimit},
+    metrics::Metrics,
+};
+use axum::extract::FromRef;
 use sqlx::PgPool;
 use std::sync::{
     Arc,
@@ -5,10 +10,13 @@ use std::sync::{
 };
 
 /// What every handler can reach. Cheap to clone: everything inside is shared.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub lifecycle: Arc<Lifecycle>,
+    pub tokens: Arc<TokenKeys>,
+    pub auth_rate_limit: AuthRateLimit,
+    pub metrics: Metrics,
 }
 
 /// Whether this replica is on its way out. Readiness fails from the first signal on, so

@@ -12,6 +12,8 @@ use testcontainers::{
 pub const POSTGRES_USER: &str = "todo";
 pub const POSTGRES_PASSWORD: &str = "image-test-password";
 pub const POSTGRES_DB: &str = "todo";
+/// The backend's token signing key in these tests.
+pub const AUTH_SECRET: &str = "image-tests-secret-0123456789abcdef";
 
 /// The images under test, named by the justfile (`BACKEND_IMAGE`, `WEB_IMAGE`, `POSTGRES_IMAGE`).
 #[derive(Debug, Clone)]
@@ -24,25 +26,11 @@ pub struct Images {
 impl Images {
     /// The images from the environment. Missing in CI is a failure; elsewhere a loud skip.
     pub fn from_env() -> Option<Self> {
-        let read = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.trim().is_empty())
-        };
-        match (
-            read("BACKEND_IMAGE"),
-            read("WEB_IMAGE"),
-            read("POSTGRES_IMAGE"),
-        ) {
-            (Some(backend), Some(web), Some(postgres)) => Some(Self {
-                backend,
-                web,
-                postgres,
-            }),
+        let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        match (read("BACKEND_IMAGE"), read("WEB_IMAGE"), read("POSTGRES_IMAGE")) {
+            (Some(backend), Some(web), Some(postgres)) => Some(Self { backend, web, postgres }),
             _ if std::env::var_os("CI").is_some() => {
-                panic!(
-                    "BACKEND_IMAGE, WEB_IMAGE and POSTGRES_IMAGE must be set in CI: run `just test`"
-                )
+                panic!("BACKEND_IMAGE, WEB_IMAGE and POSTGRES_IMAGE must be set in CI: run `just test`")
             }
             _ => {
                 eprintln!(
@@ -63,23 +51,13 @@ pub fn image(reference: &str) -> GenericImage {
 
 /// A name no other test run uses, for networks and containers.
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 /// The hardening Kubernetes applies (see the Helm chart): numeric non-root user, read-only
 /// root filesystem, no capabilities, no privilege escalation.
-pub fn hardened(
-    request: ContainerRequest<GenericImage>,
-    user: &str,
-) -> ContainerRequest<GenericImage> {
-    request
-        .with_user(user)
-        .with_readonly_rootfs(true)
-        .with_cap_drop("ALL")
-        .with_security_opt("no-new-privileges:true")
+pub fn hardened(request: ContainerRequest<GenericImage>, user: &str) -> ContainerRequest<GenericImage> {
+    request.with_user(user).with_readonly_rootfs(true).with_cap_drop("ALL").with_security_opt("no-new-privileges:true")
 }
 
 /// The URL a backend on `network` uses to reach the database container named `host`.
@@ -94,9 +72,7 @@ pub async fn start_postgres(
 ) -> anyhow::Result<ContainerAsync<GenericImage>> {
     let container = image(&images.postgres)
         .with_exposed_port(5432.tcp())
-        .with_wait_for(WaitFor::message_on_stderr(
-            "database system is ready to accept connections",
-        ))
+        .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
         .with_network(network)
         .with_container_name(name)
         .with_env_var("POSTGRES_USER", POSTGRES_USER)
@@ -110,12 +86,9 @@ pub async fn start_postgres(
 }
 
 /// A pool on the host side, through the container's published port.
-pub async fn connect_from_host(
-    postgres: &ContainerAsync<GenericImage>,
-) -> anyhow::Result<sqlx::PgPool> {
+pub async fn connect_from_host(postgres: &ContainerAsync<GenericImage>) -> anyhow::Result<sqlx::PgPool> {
     let port = postgres.get_host_port_ipv4(5432.tcp()).await?;
-    let url =
-        format!("postgres://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:{port}/{POSTGRES_DB}");
+    let url = format!("postgres://{POSTGRES_USER}:{POSTGRES_PASSWORD}@127.0.0.1:{port}/{POSTGRES_DB}");
     let mut last_error = None;
     for _ in 0..50 {
         match sqlx::PgPool::connect(&url).await {
@@ -128,39 +101,26 @@ pub async fn connect_from_host(
 }
 
 /// The backend image as Kubernetes runs it, waiting only for liveness.
-pub fn backend(
-    images: &Images,
-    network: &str,
-    name: &str,
-    database_url: &str,
-) -> ContainerRequest<GenericImage> {
+pub fn backend(images: &Images, network: &str, name: &str, database_url: &str) -> ContainerRequest<GenericImage> {
     let request = image(&images.backend)
         .with_exposed_port(8000.tcp())
         .with_wait_for(WaitFor::http(
-            HttpWaitStrategy::new("/healthz")
-                .with_port(8000.tcp())
-                .with_expected_status_code(200_u16),
+            HttpWaitStrategy::new("/healthz").with_port(8000.tcp()).with_expected_status_code(200_u16),
         ))
         .with_network(network)
         .with_container_name(name)
         .with_env_var("DATABASE_URL", database_url)
+        .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET)
         .with_env_var("RUST_LOG", "info")
         .with_startup_timeout(Duration::from_secs(30));
     hardened(request, "1000:1000")
 }
 
-pub fn web(
-    images: &Images,
-    network: &str,
-    name: &str,
-    backend_url: &str,
-) -> ContainerRequest<GenericImage> {
+pub fn web(images: &Images, network: &str, name: &str, backend_url: &str) -> ContainerRequest<GenericImage> {
     let request = image(&images.web)
         .with_exposed_port(3000.tcp())
         .with_wait_for(WaitFor::http(
-            HttpWaitStrategy::new("/healthz")
-                .with_port(3000.tcp())
-                .with_expected_status_code(200_u16),
+            HttpWaitStrategy::new("/healthz").with_port(3000.tcp()).with_expected_status_code(200_u16),
         ))
         .with_network(network)
         .with_container_name(name)
@@ -170,22 +130,12 @@ pub fn web(
 }
 
 /// `http://127.0.0.1:<published port>` of a container port.
-pub async fn base_url(
-    container: &ContainerAsync<GenericImage>,
-    port: u16,
-) -> anyhow::Result<String> {
-    Ok(format!(
-        "http://127.0.0.1:{}",
-        container.get_host_port_ipv4(port.tcp()).await?
-    ))
+pub async fn base_url(container: &ContainerAsync<GenericImage>, port: u16) -> anyhow::Result<String> {
+    Ok(format!("http://127.0.0.1:{}", container.get_host_port_ipv4(port.tcp()).await?))
 }
 
 /// Polls `url` until it answers `status`, for at most `patience`.
-pub async fn wait_for_status(
-    url: &str,
-    status: u16,
-    patience: Duration,
-) -> anyhow::Result<reqwest::Response> {
+pub async fn wait_for_status(url: &str, status: u16, patience: Duration) -> anyhow::Result<reqwest::Response> {
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + patience;
     loop {
@@ -202,15 +152,9 @@ pub async fn wait_for_status(
 
 /// `docker` CLI for the facts testcontainers does not expose (inspect, top, export).
 pub fn docker(args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new("docker")
-        .args(args)
-        .output()
-        .context("running docker")?;
+    let output = Command::new("docker").args(args).output().context("running docker")?;
     if !output.status.success() {
-        bail!(
-            "docker {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("docker {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(String::from_utf8(output.stdout)?)
 }
@@ -226,15 +170,9 @@ pub fn image_files(reference: &str) -> anyhow::Result<Vec<String>> {
     let _ = docker(&["rm", &id]);
     let listing = listing?;
     if !listing.status.success() {
-        bail!(
-            "docker export failed: {}",
-            String::from_utf8_lossy(&listing.stderr)
-        );
+        bail!("docker export failed: {}", String::from_utf8_lossy(&listing.stderr));
     }
-    Ok(String::from_utf8(listing.stdout)?
-        .lines()
-        .map(str::to_owned)
-        .collect())
+    Ok(String::from_utf8(listing.stdout)?.lines().map(str::to_owned).collect())
 }
 
 /// The migration files the backend carries, by version (the number before the first `_`).

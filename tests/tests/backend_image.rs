@@ -17,31 +17,19 @@ async fn backend_migrates_and_becomes_ready_running_hardened() -> anyhow::Result
     let network = unique("net");
     let db = unique("db");
     let postgres = start_postgres(&images, &network, &db).await?;
-    let backend = backend(&images, &network, &unique("backend"), &database_url(&db))
-        .start()
-        .await?;
+    let backend = backend(&images, &network, &unique("backend"), &database_url(&db)).start().await?;
     let url = base_url(&backend, 8000).await?;
 
     wait_for_status(&format!("{url}/healthz"), 200, Duration::from_secs(5)).await?;
-    let ready: Readiness = wait_for_status(&format!("{url}/readyz"), 200, Duration::from_secs(30))
-        .await?
-        .json()
-        .await?;
+    let ready: Readiness =
+        wait_for_status(&format!("{url}/readyz"), 200, Duration::from_secs(30)).await?.json().await?;
     assert!(ready.is_ready(), "{ready:?}");
 
     let pool = connect_from_host(&postgres).await?;
     let applied: Vec<(i64, bool)> =
-        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&pool)
-            .await?;
-    let expected: Vec<(i64, bool)> = migration_versions()
-        .into_iter()
-        .map(|v| (v, true))
-        .collect();
-    assert_eq!(
-        applied, expected,
-        "every migration file applied once, successfully"
-    );
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version").fetch_all(&pool).await?;
+    let expected: Vec<(i64, bool)> = migration_versions().into_iter().map(|v| (v, true)).collect();
+    assert_eq!(applied, expected, "every migration file applied once, successfully");
     let tables: Vec<(String,)> = sqlx::query_as(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' \
          AND table_name IN ('users', 'tasks') ORDER BY 1",
@@ -58,15 +46,9 @@ async fn backend_migrates_and_becomes_ready_running_hardened() -> anyhow::Result
         "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}}",
         id,
     ])?;
-    assert_eq!(
-        host_config.trim(),
-        "1000:1000 true [ALL] [no-new-privileges:true]"
-    );
+    assert_eq!(host_config.trim(), "1000:1000 true [ALL] [no-new-privileges:true]");
     let uids = docker(&["top", id, "-eo", "uid"])?;
-    assert!(
-        uids.lines().skip(1).all(|uid| uid.trim() == "1000"),
-        "{uids}"
-    );
+    assert!(uids.lines().skip(1).all(|uid| uid.trim() == "1000"), "{uids}");
     Ok(())
 }
 
@@ -78,16 +60,11 @@ async fn backend_turns_ready_when_the_database_appears_without_a_restart() -> an
     let network = unique("net");
     let db = unique("db");
     // The database host does not exist yet.
-    let backend = backend(&images, &network, &unique("backend"), &database_url(&db))
-        .start()
-        .await?;
+    let backend = backend(&images, &network, &unique("backend"), &database_url(&db)).start().await?;
     let url = base_url(&backend, 8000).await?;
     wait_for_status(&format!("{url}/healthz"), 200, Duration::from_secs(5)).await?;
     let not_ready: Readiness =
-        wait_for_status(&format!("{url}/readyz"), 503, Duration::from_secs(5))
-            .await?
-            .json()
-            .await?;
+        wait_for_status(&format!("{url}/readyz"), 503, Duration::from_secs(5)).await?.json().await?;
     assert!(!not_ready.is_ready());
 
     let _postgres = start_postgres(&images, &network, &db).await?;
@@ -116,10 +93,11 @@ async fn three_backends_on_an_empty_database_apply_each_migration_once() -> anyh
         wait_for_status(&format!("{base}/readyz"), 200, Duration::from_secs(30)).await?;
     }
     let pool = connect_from_host(&postgres).await?;
-    let counts: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT version, count(*) FROM _sqlx_migrations WHERE success GROUP BY version ORDER BY version")
-            .fetch_all(&pool)
-            .await?;
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT version, count(*) FROM _sqlx_migrations WHERE success GROUP BY version ORDER BY version",
+    )
+    .fetch_all(&pool)
+    .await?;
     let expected: Vec<(i64, i64)> = migration_versions().into_iter().map(|v| (v, 1)).collect();
     assert_eq!(counts, expected);
     Ok(())
@@ -138,16 +116,16 @@ async fn migrate_subcommand_applies_the_schema_and_exits_zero() -> anyhow::Resul
             .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(0)))
             .with_cmd(["migrate"])
             .with_network(&network)
-            .with_env_var("DATABASE_URL", database_url(&db)),
+            .with_env_var("DATABASE_URL", database_url(&db))
+            .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET),
         "1000:1000",
     )
     .start()
     .await?;
     drop(job);
     let pool = connect_from_host(&postgres).await?;
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
-        .fetch_one(&pool)
-        .await?;
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&pool).await?;
     assert_eq!(applied as usize, migration_versions().len());
     Ok(())
 }
@@ -158,18 +136,13 @@ async fn a_missing_database_url_stops_the_backend_with_a_line_naming_it() -> any
         return Ok(());
     };
     let container = hardened(
-        image(&images.backend)
-            .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(78)))
-            .into(),
+        image(&images.backend).with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(78))).into(),
         "1000:1000",
     )
     .start()
     .await?;
     let stderr = String::from_utf8(container.stderr_to_vec().await?)?;
-    assert!(
-        stderr.contains("DATABASE_URL is not set"),
-        "stderr: {stderr}"
-    );
+    assert!(stderr.contains("DATABASE_URL is not set"), "stderr: {stderr}");
     Ok(())
 }
 
@@ -178,28 +151,12 @@ async fn backend_image_is_small_static_and_shell_free() -> anyhow::Result<()> {
     let Some(images) = Images::from_env() else {
         return Ok(());
     };
-    let user = docker(&[
-        "image",
-        "inspect",
-        "-f",
-        "{{.Config.User}}",
-        &images.backend,
-    ])?;
+    let user = docker(&["image", "inspect", "-f", "{{.Config.User}}", &images.backend])?;
     assert_eq!(user.trim(), "1000:1000");
-    let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", &images.backend])?
-        .trim()
-        .parse()?;
+    let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", &images.backend])?.trim().parse()?;
     assert!(size < 50_000_000, "backend image is {size} bytes");
     let files = image_files(&images.backend)?;
-    assert!(
-        files.iter().any(|f| f == "usr/local/bin/backend"),
-        "{files:?}"
-    );
-    assert!(
-        !files
-            .iter()
-            .any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")),
-        "{files:?}"
-    );
+    assert!(files.iter().any(|f| f == "usr/local/bin/backend"), "{files:?}");
+    assert!(!files.iter().any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")), "{files:?}");
     Ok(())
 }

@@ -14,17 +14,8 @@ async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<
     let db = unique("db");
     let backend_name = unique("backend");
     let _postgres = start_postgres(&images, &network, &db).await?;
-    let _backend = backend(&images, &network, &backend_name, &database_url(&db))
-        .start()
-        .await?;
-    let web = web(
-        &images,
-        &network,
-        &unique("web"),
-        &format!("http://{backend_name}:8000"),
-    )
-    .start()
-    .await?;
+    let _backend = backend(&images, &network, &backend_name, &database_url(&db)).start().await?;
+    let web = web(&images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
     let url = base_url(&web, 3000).await?;
     let client = reqwest::Client::new();
 
@@ -33,11 +24,7 @@ async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<
 
     let index = client.get(format!("{url}/")).send().await?;
     assert_eq!(index.status(), 200);
-    assert!(
-        index.headers()["content-type"]
-            .to_str()?
-            .starts_with("text/html")
-    );
+    assert!(index.headers()["content-type"].to_str()?.starts_with("text/html"));
     let html = index.text().await?;
     assert!(html.contains("/pkg/web.js"), "{html}");
 
@@ -48,18 +35,10 @@ async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<
     assert_eq!(&bytes[..4], b"\0asm", "a real WebAssembly module");
 
     let script = client.get(format!("{url}/pkg/web.js")).send().await?;
-    assert!(
-        script.headers()["content-type"]
-            .to_str()?
-            .contains("javascript")
-    );
+    assert!(script.headers()["content-type"].to_str()?.contains("javascript"));
 
     // Precompressed at build time, chosen by Accept-Encoding.
-    let compressed = client
-        .get(format!("{url}/pkg/web_bg.wasm"))
-        .header("accept-encoding", "br")
-        .send()
-        .await?;
+    let compressed = client.get(format!("{url}/pkg/web_bg.wasm")).header("accept-encoding", "br").send().await?;
     assert_eq!(compressed.headers()["content-encoding"], "br");
 
     // Client-side routes load the app.
@@ -70,16 +49,32 @@ async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<
     // /api goes to the backend: readiness comes from there, request id travels along.
     let ready = wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
     let body: Readiness = ready.json().await?;
-    assert!(
-        body.checks.iter().any(|check| check.name == "migrations"),
-        "{body:?}"
-    );
-    let traced = client
-        .get(format!("{url}/api/healthz"))
-        .header("x-request-id", "web-test-1")
+    assert!(body.checks.iter().any(|check| check.name == "migrations"), "{body:?}");
+    let traced = client.get(format!("{url}/api/healthz")).header("x-request-id", "web-test-1").send().await?;
+    assert_eq!(traced.headers()["x-request-id"], "web-test-1");
+
+    // The product through the proxy: sign up, create a task, list it.
+    let signed_up = client
+        .post(format!("{url}/api/auth/sign-up"))
+        .json(&serde_json::json!({"email": "proxy@example.com", "password": "through the proxy", "name": "Proxy"}))
         .send()
         .await?;
-    assert_eq!(traced.headers()["x-request-id"], "web-test-1");
+    assert_eq!(signed_up.status(), 201);
+    let session: api_types::AuthResponse = signed_up.json().await?;
+    let tasks = format!("{url}/api/{}/tasks", session.user.id);
+    let created = client
+        .post(&tasks)
+        .bearer_auth(&session.token)
+        .json(&serde_json::json!({"title": "Test the proxy", "priority": "high", "tags": ["k8s"]}))
+        .send()
+        .await?;
+    assert_eq!(created.status(), 201);
+    let page: api_types::TaskPage = client.get(&tasks).bearer_auth(&session.token).send().await?.json().await?;
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].title, "Test the proxy");
+    assert_eq!(page.items[0].priority, api_types::Priority::High);
+    let anonymous = client.get(&tasks).send().await?;
+    assert_eq!(anonymous.status(), 401);
     Ok(())
 }
 
@@ -89,14 +84,7 @@ async fn web_says_so_when_the_backend_is_unreachable() -> anyhow::Result<()> {
         return Ok(());
     };
     let network = unique("net");
-    let web = web(
-        &images,
-        &network,
-        &unique("web"),
-        "http://no-such-backend:8000",
-    )
-    .start()
-    .await?;
+    let web = web(&images, &network, &unique("web"), "http://no-such-backend:8000").start().await?;
     let url = base_url(&web, 3000).await?;
     let response = reqwest::get(format!("{url}/api/readyz")).await?;
     assert_eq!(response.status(), 502);
@@ -112,21 +100,11 @@ async fn web_image_is_small_runs_as_1001_and_has_no_shell() -> anyhow::Result<()
     };
     let user = docker(&["image", "inspect", "-f", "{{.Config.User}}", &images.web])?;
     assert_eq!(user.trim(), "1001:1001");
-    let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", &images.web])?
-        .trim()
-        .parse()?;
+    let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", &images.web])?.trim().parse()?;
     assert!(size < 50_000_000, "web image is {size} bytes");
     let files = image_files(&images.web)?;
     assert!(files.iter().any(|f| f == "usr/local/bin/web"), "{files:?}");
-    assert!(
-        files.iter().any(|f| f == "srv/web/pkg/web_bg.wasm"),
-        "{files:?}"
-    );
-    assert!(
-        !files
-            .iter()
-            .any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")),
-        "{files:?}"
-    );
+    assert!(files.iter().any(|f| f == "srv/web/pkg/web_bg.wasm"), "{files:?}");
+    assert!(!files.iter().any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")), "{files:?}");
     Ok(())
 }

@@ -7,15 +7,15 @@ use std::time::Duration;
 
 /// The process serves requests. Deliberately checks nothing else: a database outage must
 /// not make Kubernetes restart every backend.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Liveness)))]
 pub async fn liveness() -> Json<Liveness> {
-    Json(Liveness {
-        status: CheckStatus::Ok,
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    })
+    Json(Liveness { status: CheckStatus::Ok, version: env!("CARGO_PKG_VERSION").to_owned() })
 }
 
 /// Ready when not shutting down, the database answers, and every migration this binary
 /// carries is applied.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Readiness), (status = 503, description = "Not ready: the body names the failing check", body = Readiness)))]
 pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut checks = Vec::with_capacity(3);
     checks.push(if state.lifecycle.is_shutting_down() {
@@ -33,29 +33,17 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readi
         }
     }
     let readiness = Readiness::from_checks(checks);
-    let code = if readiness.is_ready() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if readiness.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(readiness))
 }
 
 fn migrations_check(status: &db::MigrationStatus) -> ReadinessCheck {
     if !status.failed.is_empty() {
-        ReadinessCheck::failing(
-            "migrations",
-            format!("failed and needs an operator: {:?}", status.failed),
-        )
+        ReadinessCheck::failing("migrations", format!("failed and needs an operator: {:?}", status.failed))
     } else if !status.pending.is_empty() {
         ReadinessCheck::failing(
             "migrations",
-            format!(
-                "{} of {} pending: {:?}",
-                status.pending.len(),
-                status.known,
-                status.pending
-            ),
+            format!("{} of {} pending: {:?}", status.pending.len(), status.known, status.pending),
         )
     } else {
         ReadinessCheck::ok("migrations", format!("all {} applied", status.known))

@@ -1,20 +1,66 @@
 //! The HTTP surface: one module per resource, composed into one router.
 
+mod auth;
+mod docs;
+pub(crate) mod extract;
 mod health;
+mod tasks;
 
-use crate::{error::ApiError, state::AppState};
-use axum::{Router, middleware, routing::get};
+use crate::{config::Config, error::ApiError, metrics, state::AppState};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware,
+    routing::{get, patch, post},
+};
+use tower_http::{cors::CorsLayer, timeout::TimeoutLayer};
 
-pub fn router(state: AppState) -> Router {
+pub use docs::ApiDoc;
+
+/// Request bodies above this are refused with 413: a task is a few kilobytes at most.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState, config: &Config) -> Router {
+    let api = Router::new()
+        .route("/api/auth/sign-up", post(auth::sign_up))
+        .route("/api/auth/sign-in", post(auth::sign_in))
+        .route("/api/auth/me", get(auth::me))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/{user_id}/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/api/{user_id}/tasks/{id}",
+            get(tasks::get).put(tasks::replace).patch(tasks::update).delete(tasks::delete),
+        )
+        .route("/api/{user_id}/tasks/{id}/complete", patch(tasks::complete))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+
     Router::new()
         // Probes at the root for Kubernetes, and under /api for browsers behind the web proxy.
         .route("/healthz", get(health::liveness))
         .route("/readyz", get(health::readiness))
         .route("/api/healthz", get(health::liveness))
         .route("/api/readyz", get(health::readiness))
+        .route("/metrics", get(metrics::scrape))
+        .merge(docs::router())
+        .merge(api)
         .fallback(not_found)
+        .layer(middleware::from_fn(metrics::track))
+        .layer(cors(&config.cors_origins))
         .layer(middleware::from_fn(service_kit::request::trace))
         .with_state(state)
+}
+
+/// Browsers may call the API directly only from the configured origins.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")])
+        .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(3600))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

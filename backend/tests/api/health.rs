@@ -32,11 +32,7 @@ async fn without_a_database_the_backend_is_live_but_not_ready() {
         return;
     }
     // Port 1 on loopback: nothing listens, connections are refused at once.
-    let unreachable = PgConnectOptions::new()
-        .host("127.0.0.1")
-        .port(1)
-        .username("nobody")
-        .database("none");
+    let unreachable = PgConnectOptions::new().host("127.0.0.1").port(1).username("nobody").database("none");
     let app = spawn_app_with(config_for(unreachable)).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     let response = app.get("/readyz").await;
@@ -66,9 +62,7 @@ async fn shutdown_fails_readiness_at_once_and_lets_in_flight_requests_finish() {
     assert_eq!(shutdown.status, api_types::CheckStatus::Failing);
 
     let stopped = app.stopped.take().unwrap();
-    let result = tokio::time::timeout(Duration::from_secs(10), stopped)
-        .await
-        .expect("did not stop");
+    let result = tokio::time::timeout(Duration::from_secs(10), stopped).await.expect("did not stop");
     result.unwrap().expect("server returned an error");
 }
 
@@ -85,12 +79,7 @@ async fn unknown_routes_get_the_json_error_shape_and_a_request_id() {
 #[tokio::test]
 async fn a_caller_request_id_is_echoed() {
     let Some(app) = spawn_app().await else { return };
-    let response = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .header("x-request-id", "trace-me-42")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.get(format!("{}/healthz", app.address)).header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
 }

@@ -14,11 +14,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request failed")
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request failed")
     }
 
     /// Sends the shutdown signal the way SIGTERM would.
@@ -26,6 +22,56 @@ impl TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A signed-up user of a test app.
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request with the user's bearer token.
+    pub fn authed(&self, method: reqwest::Method, path: &str, user: &TestUser) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&user.token)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request failed")
+    }
+
+    /// Signs up a new user with a unique email.
+    pub async fn sign_up(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let password = "correct horse battery staple".to_owned();
+        let response = self
+            .post_json(
+                "/api/auth/sign-up",
+                &serde_json::json!({"email": email, "password": password, "name": "Test User"}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "sign-up failed");
+        let body: api_types::AuthResponse = response.json().await.unwrap();
+        TestUser { id: body.user.id, email, password, token: body.token }
+    }
+
+    /// Creates a task for `user` from a JSON body and returns it.
+    pub async fn create_task(&self, user: &TestUser, body: serde_json::Value) -> api_types::Task {
+        let response = self
+            .authed(reqwest::Method::POST, &format!("/api/{}/tasks", user.id), user)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "creating {body} failed: {}", response.text().await.unwrap_or_default());
+        response.json().await.unwrap()
     }
 }
 
@@ -55,16 +101,10 @@ pub fn test_database_url() -> Option<String> {
 
 /// Creates an empty database for one test and returns its connection options.
 pub async fn fresh_database() -> Option<PgConnectOptions> {
-    let server = PgConnectOptions::from_str(&test_database_url()?)
-        .expect("TEST_DATABASE_URL is not a PostgreSQL URL");
+    let server = PgConnectOptions::from_str(&test_database_url()?).expect("TEST_DATABASE_URL is not a PostgreSQL URL");
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect_with(&server)
-        .await
-        .expect("cannot reach TEST_DATABASE_URL");
-    admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .expect("CREATE DATABASE failed");
+    let mut admin = PgConnection::connect_with(&server).await.expect("cannot reach TEST_DATABASE_URL");
+    admin.execute(format!(r#"CREATE DATABASE "{name}""#).as_str()).await.expect("CREATE DATABASE failed");
     Some(server.database(&name))
 }
 
@@ -76,8 +116,16 @@ pub fn config_for(database: PgConnectOptions) -> Config {
         database_max_connections: 5,
         migrate_on_start: true,
         shutdown_delay: Duration::ZERO,
+        token_secret: TEST_SECRET.to_vec(),
+        token_ttl: Duration::from_secs(3600),
+        cors_origins: vec!["https://allowed.example".to_owned()],
+        auth_rate_limit_per_minute: std::num::NonZeroU32::new(1000).unwrap(),
+        trust_forwarded_for: true,
+        request_timeout: Duration::from_secs(30),
     }
 }
+
+pub const TEST_SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
 
 /// Starts the application on a fresh database and waits until it is ready.
 pub async fn spawn_app() -> Option<TestApp> {
@@ -89,19 +137,11 @@ pub async fn spawn_app() -> Option<TestApp> {
 /// Starts the application as configured, without waiting for readiness.
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let pool = backend::db::lazy_pool(&config);
-    let application = Application::build(config)
-        .await
-        .expect("failed to build the application");
+    let application = Application::build(config).await.expect("failed to build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(application.run_until_stopped(stopped));
-    TestApp {
-        address,
-        pool,
-        client: reqwest::Client::new(),
-        stop: Some(stop),
-        stopped: Some(handle),
-    }
+    TestApp { address, pool, client: reqwest::Client::new(), stop: Some(stop), stopped: Some(handle) }
 }
 
 impl TestApp {

@@ -1,6 +1,9 @@
 //! API tests: the real application on a random port, one fresh PostgreSQL database each.
 //! They need `TEST_DATABASE_URL` (`just test` provides a throwaway PostgreSQL container).
 
+mod auth;
 mod health;
 mod helpers;
 mod migrations;
+mod operability;
+mod tasks;

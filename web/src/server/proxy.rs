@@ -29,24 +29,13 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        Self {
-            client,
-            backend,
-            timeout,
-        }
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Self { client, backend, timeout }
     }
 
     fn target(&self, uri: &Uri) -> Result<Uri, http::uri::InvalidUri> {
         let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-        format!(
-            "{}{}",
-            self.backend.as_str().trim_end_matches('/'),
-            path_and_query
-        )
-        .parse()
+        format!("{}{}", self.backend.as_str().trim_end_matches('/'), path_and_query).parse()
     }
 }
 
@@ -77,12 +66,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 fn error(status: StatusCode, code: &str, message: String) -> Response {
     tracing::warn!(code, %message, "proxy error");
-    let body = ErrorBody {
-        error: code.to_owned(),
-        message,
-        fields: vec![],
-        request_id: None,
-    };
+    let body = ErrorBody { error: code.to_owned(), message, fields: vec![] };
     (status, Json(body)).into_response()
 }
 
@@ -92,10 +76,7 @@ pub async fn forward(State(state): State<AppState>, mut request: Request) -> Res
         Ok(target) => target,
         Err(invalid) => return error(StatusCode::BAD_REQUEST, "bad_request", invalid.to_string()),
     };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     let headers = request.headers_mut();
     strip_hop_by_hop(headers);
     if let Some(host) = headers.remove(header::HOST) {
@@ -110,9 +91,7 @@ pub async fn forward(State(state): State<AppState>, mut request: Request) -> Res
             headers.insert(HeaderName::from_static("x-forwarded-for"), value);
         }
     }
-    headers
-        .entry(HeaderName::from_static("x-forwarded-proto"))
-        .or_insert(HeaderValue::from_static("http"));
+    headers.entry(HeaderName::from_static("x-forwarded-proto")).or_insert(HeaderValue::from_static("http"));
     *request.uri_mut() = target;
 
     match tokio::time::timeout(proxy.timeout, proxy.client.request(request)).await {
@@ -129,10 +108,7 @@ pub async fn forward(State(state): State<AppState>, mut request: Request) -> Res
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
             "backend_timeout",
-            format!(
-                "the backend did not answer within {} s",
-                proxy.timeout.as_secs()
-            ),
+            format!("the backend did not answer within {} s", proxy.timeout.as_secs()),
         ),
     }
 }
@@ -144,10 +120,7 @@ mod tests {
     #[test]
     fn connection_listed_headers_are_dropped_too() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("close, x-private"),
-        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close, x-private"));
         headers.insert("x-private", HeaderValue::from_static("1"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
         strip_hop_by_hop(&mut headers);
@@ -158,14 +131,8 @@ mod tests {
 
     #[test]
     fn the_target_keeps_path_and_query() {
-        let proxy = Proxy::new(
-            Url::parse("http://backend:8000").unwrap(),
-            Duration::from_secs(1),
-        );
+        let proxy = Proxy::new(Url::parse("http://backend:8000").unwrap(), Duration::from_secs(1));
         let uri: Uri = "/api/u1/tasks?status=pending".parse().unwrap();
-        assert_eq!(
-            proxy.target(&uri).unwrap().to_string(),
-            "http://backend:8000/api/u1/tasks?status=pending"
-        );
+        assert_eq!(proxy.target(&uri).unwrap().to_string(), "http://backend:8000/api/u1/tasks?status=pending");
     }
 }

@@ -1,0 +1,10 @@
+//! Accounts and tokens: argon2id password hashes, HS256 JWTs, the `AuthUser` extractor that
+//! every protected route takes, and the rate limit on sign-in and sign-up.
+
+mod extractor;
+pub mod password;
+pub mod rate_limit;
+pub mod token;
+
+pub use extractor::{AuthUser, OwnedPath};
+pub use token::{Claims, TokenKeys};

@@ -1,0 +1,131 @@
+//! `/api/{user_id}/tasks`: the task API. Every route takes `OwnedPath`, so a token opens only
+//! its own user's tasks; another user's task id answers 404, as if it did not exist.
+
+use super::extract::{Json, Path, Query};
+use crate::{
+    auth::OwnedPath,
+    domain::{TaskChanges, TaskDraft, TaskFilter},
+    error::ApiError,
+    state::AppState,
+    store::tasks,
+};
+use api_types::{CompleteRequest, ErrorBody, NewTask, Task, TaskPage, TaskPatch, TaskQuery};
+use axum::{body::Bytes, extract::State, http::StatusCode};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct TaskPath {
+    #[allow(dead_code)] // checked by OwnedPath
+    user_id: String,
+    id: i64,
+}
+
+/// List tasks: filter, search, sort, paginate.
+#[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), TaskQuery),
+    responses((status = 200, body = TaskPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Query(query): Query<TaskQuery>,
+) -> Result<axum::Json<TaskPage>, ApiError> {
+    let filter = TaskFilter::parse(&query)?;
+    let (items, total) = tasks::list(&state.pool, user.id, &filter).await?;
+    let end = u64::from(filter.offset) + items.len() as u64;
+    let next_offset = (end < total.max(0) as u64).then(|| u32::try_from(end).unwrap_or(u32::MAX));
+    Ok(axum::Json(TaskPage { items, total, limit: filter.limit, offset: filter.offset, next_offset }))
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path)), request_body = NewTask,
+    responses((status = 201, body = Task), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Json(input): Json<NewTask>,
+) -> Result<(StatusCode, axum::Json<Task>), ApiError> {
+    let draft = TaskDraft::parse(&input)?;
+    let task = tasks::insert(&state.pool, user.id, &draft).await?;
+    Ok((StatusCode::CREATED, axum::Json(task)))
+}
+
+/// One task.
+#[utoipa::path(get, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<TaskPath>,
+) -> Result<axum::Json<Task>, ApiError> {
+    let task = tasks::get(&state.pool, user.id, path.id).await?.ok_or(ApiError::task_not_found(path.id))?;
+    Ok(axum::Json(task))
+}
+
+/// Replace every field of a task.
+#[utoipa::path(put, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = i64, Path)), request_body = NewTask,
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn replace(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<TaskPath>,
+    Json(input): Json<NewTask>,
+) -> Result<axum::Json<Task>, ApiError> {
+    let draft = TaskDraft::parse(&input)?;
+    let task = tasks::replace(&state.pool, user.id, path.id, &draft).await?.ok_or(ApiError::task_not_found(path.id))?;
+    Ok(axum::Json(task))
+}
+
+/// Change some fields of a task.
+#[utoipa::path(patch, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = i64, Path)), request_body = TaskPatch,
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<TaskPath>,
+    Json(input): Json<TaskPatch>,
+) -> Result<axum::Json<Task>, ApiError> {
+    let changes = TaskChanges::parse(&input)?;
+    let task =
+        tasks::update(&state.pool, user.id, path.id, &changes).await?.ok_or(ApiError::task_not_found(path.id))?;
+    Ok(axum::Json(task))
+}
+
+/// Delete a task.
+#[utoipa::path(delete, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<TaskPath>,
+) -> Result<StatusCode, ApiError> {
+    tasks::delete(&state.pool, user.id, path.id).await?.ok_or(ApiError::task_not_found(path.id))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Toggle completion, or set it with `{"completed": true|false}`.
+#[utoipa::path(patch, path = "/api/{user_id}/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = i64, Path)), request_body(content = Option<CompleteRequest>, description = "Optional: without a body the task is toggled"),
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<TaskPath>,
+    body: Bytes,
+) -> Result<axum::Json<Task>, ApiError> {
+    let completed = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<CompleteRequest>(&body)
+            .map_err(|error| ApiError::invalid("completed", error.to_string()))?
+            .completed
+    };
+    let task = tasks::set_completed(&state.pool, user.id, path.id, completed)
+        .await?
+        .ok_or(ApiError::task_not_found(path.id))?;
+    Ok(axum::Json(task))
+}

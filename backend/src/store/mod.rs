@@ -1,0 +1,5 @@
+//! SQL, one module per table. Every query that touches tasks is scoped by the owner's id, so
+//! another user's task is indistinguishable from a missing one.
+
+pub mod tasks;
+pub mod users;

@@ -1,0 +1,66 @@
+use crate::helpers::spawn_app;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_openapi_document_is_generated_and_describes_the_routes() {
+    let Some(app) = spawn_app().await else { return };
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
+    for path in [
+        "/api/auth/sign-up",
+        "/api/auth/sign-in",
+        "/api/{user_id}/tasks",
+        "/api/{user_id}/tasks/{id}/complete",
+        "/readyz",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(document["components"]["schemas"]["Task"].is_object());
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"), "the interactive docs page");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    let task = app.create_task(&user, json!({"title": "count me"})).await;
+    app.authed(Method::GET, &format!("/api/{}/tasks/{}", user.id, task.id), &user).send().await.unwrap();
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(text.contains(r#"route="/api/{user_id}/tasks/{id}""#), "route templates, not raw paths");
+    assert!(!text.contains(&user.id), "no user ids in labels");
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+    assert!(text.contains("db_pool_connections"));
+    assert!(text.contains("todo_chatbot_build_info"));
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let Some(app) = spawn_app().await else { return };
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/api/auth/sign-in"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://allowed.example").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://allowed.example");
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    let huge = json!({"title": "x", "description": "y".repeat(200_000)});
+    let response =
+        app.authed(Method::POST, &format!("/api/{}/tasks", user.id), &user).json(&huge).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+}
