@@ -76,7 +76,10 @@ impl Helm {
             args.extend(["--values", values]);
         }
         for set in sets {
-            args.extend(["--set", set]);
+            // Image tags such as 15 or a numeric revision must stay strings (as deploy.sh does).
+            let key = set.split_once('=').map_or(*set, |(key, _)| key);
+            let flag = if key.ends_with(".tag") { "--set-string" } else { "--set" };
+            args.extend([flag, set]);
         }
         self.run(&args).map(|yaml| Rendered::parse(&yaml))
     }

@@ -428,7 +428,7 @@ fn network_policies_select_the_pods_they_mean() {
         // Each component's policy applies to that component's pods and no other.
         for component in pods.keys() {
             let spec = policy(&format!("todo-chatbot-{component}"));
-            assert_eq!(selected(&spec["podSelector"], &pods), [component.clone()], "{at}: {component}");
+            assert_eq!(selected(&spec["podSelector"], &pods), std::slice::from_ref(component), "{at}: {component}");
             let types: Vec<&str> =
                 spec["policyTypes"].as_sequence().unwrap().iter().filter_map(Value::as_str).collect();
             assert_eq!(types, ["Ingress", "Egress"], "{at}: {component} must restrict both directions");
