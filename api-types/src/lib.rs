@@ -4,11 +4,16 @@
 //! The `openapi` feature (backend only) derives the OpenAPI schemas from these same types.
 
 mod auth;
+mod chat;
 mod error;
 mod health;
 mod tasks;
 
 pub use auth::{AuthResponse, SignInRequest, SignUpRequest, User};
+pub use chat::{
+    AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, MessageRole, ServiceInfo,
+    ToolCallRecord,
+};
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
 pub use tasks::{
