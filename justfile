@@ -79,8 +79,9 @@ lint:
     cargo clippy -p web --target wasm32-unknown-unknown --locked -- -D warnings
 
 # Everything: lints, chart checks, unit and API tests on a real PostgreSQL, image builds, image tests.
-test: lint chart-check images
-    scripts/with-test-database.sh cargo test --workspace --locked
+# (chart-check runs the chart tests, which start the built images: it comes after `images`.)
+test: lint images chart-check
+    scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
 
 # Load benchmarks of the built images; figures go to docs/benchmarks.md.
 bench: images
