@@ -78,8 +78,7 @@ lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo clippy -p web --target wasm32-unknown-unknown --locked -- -D warnings
 
-# Everything: lints, chart checks, unit and API tests on a real PostgreSQL, image builds, image tests.
-# (chart-check runs the chart tests, which start the built images: it comes after `images`.)
+# Everything: lints, image builds, chart checks, unit and API tests on a real PostgreSQL, image tests.
 test: lint images chart-check
     scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
 
