@@ -80,6 +80,13 @@ fn title_of(message: &str) -> String {
     }
 }
 
+/// Stores the assistant's final text of a turn.
+async fn answer(pool: &PgPool, conversation: Uuid, text: &str) -> Result<(), ApiError> {
+    let message = StoredMessage::Assistant { content: Some(text.to_owned()), tool_calls: vec![] };
+    conversations::append(pool, conversation, &message).await?;
+    Ok(())
+}
+
 /// Runs one tool, stores its result, and returns the record for the response.
 async fn run_tool(
     pool: &PgPool,
@@ -160,12 +167,7 @@ impl Assistant {
                 (offline::describe(name, &arguments, &record.result), vec![record])
             }
         };
-        conversations::append(
-            pool,
-            conversation,
-            &StoredMessage::Assistant { content: Some(text.clone()), tool_calls: vec![] },
-        )
-        .await?;
+        answer(pool, conversation, &text).await?;
         Ok((text, records))
     }
 
@@ -186,12 +188,7 @@ impl Assistant {
                 model.complete(&messages, &definitions).await.map_err(|error| model_failure(error, &records))?;
             if reply.tool_calls.is_empty() {
                 let text = reply.content.unwrap_or_else(|| "Done.".to_owned());
-                conversations::append(
-                    pool,
-                    conversation,
-                    &StoredMessage::Assistant { content: Some(text.clone()), tool_calls: vec![] },
-                )
-                .await?;
+                answer(pool, conversation, &text).await?;
                 return Ok((text, records));
             }
             if round == limits.max_tool_rounds {
@@ -217,12 +214,7 @@ impl Assistant {
              please rephrase or split the request.",
             limits.max_tool_rounds
         );
-        conversations::append(
-            pool,
-            conversation,
-            &StoredMessage::Assistant { content: Some(text.clone()), tool_calls: vec![] },
-        )
-        .await?;
+        answer(pool, conversation, &text).await?;
         Ok((text, records))
     }
 }
