@@ -78,10 +78,13 @@ lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo clippy -p web --target wasm32-unknown-unknown --locked -- -D warnings
 
-# Everything: lints, unit and API tests on a real PostgreSQL, image builds, image tests.
-test: lint images
+# Everything: lints, chart checks, unit and API tests on a real PostgreSQL, image builds, image tests.
+test: lint chart-check images
     scripts/with-test-database.sh cargo test --workspace --locked
 
 # Load benchmarks of the built images; figures go to docs/benchmarks.md.
 bench: images
     scripts/bench.sh
+
+# Kubernetes: deploy, deploy-kubectl, undeploy, clean, status, chart-check, k8s-render.
+import 'deploy.just'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing todo-chatbot needs on a Debian 12 host:
 # a Docker engine with buildx and compose v2, just, mmdebstrap, Chromium + chromedriver,
-# and the Rust targets from rust-toolchain.toml. Idempotent: a second run only starts dockerd.
+# wrk, the Rust targets from rust-toolchain.toml, and the chart tools (into .tools/). Idempotent: a second run only starts dockerd.
 set -euo pipefail
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -62,6 +62,8 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v jq >/dev/null || missing+=(jq)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
+command -v npm >/dev/null || missing+=(npm)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v git >/dev/null || missing+=(git)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
@@ -73,5 +75,7 @@ if ! command -v just >/dev/null || [ "$(just --version | awk '{print $2}')" != "
 fi
 log "installing the Rust toolchain and targets pinned in rust-toolchain.toml"
 (cd "$root" && rustup toolchain install >/dev/null)
+log "installing the chart tools (helm, kubectl, kubernetes-validate, checkov, yamllint, actionlint) into .tools/"
+bash "$root/scripts/install-chart-tools.sh"
 start_dockerd
 log "host ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), $(docker compose version --short | sed 's/^/compose /'), just $(just --version | cut -d' ' -f2)"

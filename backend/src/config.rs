@@ -1,5 +1,6 @@
 //! The backend's configuration: read from the environment once, validated, then typed.
 
+use crate::agent::model::ModelSettings;
 use service_kit::config::{ConfigError, Env};
 use sqlx::postgres::PgConnectOptions;
 use std::{net::IpAddr, num::NonZeroU32, str::FromStr, time::Duration};
@@ -27,6 +28,12 @@ pub struct Config {
     /// Count rate limits by the last `X-Forwarded-For` entry (set by our web proxy).
     pub trust_forwarded_for: bool,
     pub request_timeout: Duration,
+    /// An OpenAI-compatible model; `None` (no `OPENAI_API_KEY`) means the offline assistant.
+    pub model: Option<ModelSettings>,
+    pub chat_max_tool_rounds: u32,
+    pub chat_history_messages: usize,
+    /// Longest a chat turn may take: several model calls and their retries.
+    pub chat_timeout: Duration,
 }
 
 // Hand-written so the database password can never reach a log line.
@@ -45,6 +52,10 @@ impl std::fmt::Debug for Config {
             .field("auth_rate_limit_per_minute", &self.auth_rate_limit_per_minute)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("request_timeout", &self.request_timeout)
+            .field("model", &self.model.as_ref().map(|m| (&m.model, &m.base_url)))
+            .field("chat_max_tool_rounds", &self.chat_max_tool_rounds)
+            .field("chat_history_messages", &self.chat_history_messages)
+            .field("chat_timeout", &self.chat_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +82,18 @@ impl Config {
         if request_timeout_secs == 0 {
             return Err(ConfigError::Invalid { name: "REQUEST_TIMEOUT_SECS", reason: "must be at least 1".to_owned() });
         }
+        let chat_history_messages = env.parsed_or("CHAT_HISTORY_MESSAGES", 40_usize)?;
+        if chat_history_messages == 0 {
+            return Err(ConfigError::Invalid {
+                name: "CHAT_HISTORY_MESSAGES",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
         Ok(Self {
+            model: model_settings(env)?,
+            chat_max_tool_rounds: env.parsed_or("CHAT_MAX_TOOL_ROUNDS", 5_u32)?,
+            chat_history_messages,
+            chat_timeout: Duration::from_secs(env.parsed_or("CHAT_TIMEOUT_SECS", 120_u64)?.max(1)),
             token_secret,
             token_ttl: Duration::from_secs(token_ttl_secs),
             cors_origins: cors_origins(env.optional("CORS_ORIGINS"))?,
@@ -87,6 +109,29 @@ impl Config {
             shutdown_delay: Duration::from_secs(env.parsed_or("SHUTDOWN_DELAY_SECS", 0_u64)?),
         })
     }
+}
+
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
+
+/// The model, when `OPENAI_API_KEY` is set. Local servers that need no key (Ollama) take any
+/// non-empty value.
+fn model_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Option<ModelSettings>, ConfigError> {
+    let Some(api_key) = env.optional("OPENAI_API_KEY") else { return Ok(None) };
+    let base_url = env.optional("OPENAI_BASE_URL").unwrap_or_else(|| DEFAULT_OPENAI_BASE_URL.to_owned());
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            name: "OPENAI_BASE_URL",
+            reason: format!("{base_url:?} must start with http:// or https://"),
+        });
+    }
+    Ok(Some(ModelSettings {
+        api_key,
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        model: env.optional("OPENAI_MODEL").unwrap_or_else(|| DEFAULT_OPENAI_MODEL.to_owned()),
+        timeout: Duration::from_secs(env.parsed_or("OPENAI_TIMEOUT_SECS", 60_u64)?.max(1)),
+        max_retries: env.parsed_or("OPENAI_MAX_RETRIES", 2_u32)?,
+    }))
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -209,5 +254,21 @@ mod tests {
             let error = config(&[url, SECRET, ("CORS_ORIGINS", bad)]).unwrap_err();
             assert!(error.to_string().starts_with("CORS_ORIGINS is invalid"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn no_api_key_means_the_offline_assistant() {
+        let url = ("DATABASE_URL", "postgres://db/todo");
+        assert!(config(&[url, SECRET]).unwrap().model.is_none());
+        let model =
+            config(&[url, SECRET, ("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", "http://ollama:11434/v1/")])
+                .unwrap()
+                .model
+                .unwrap();
+        assert_eq!(model.base_url, "http://ollama:11434/v1");
+        assert_eq!(model.model, DEFAULT_OPENAI_MODEL);
+        assert!(!format!("{:?}", config(&[url, SECRET, ("OPENAI_API_KEY", "sk-test")]).unwrap()).contains("sk-test"));
+        let bad = config(&[url, SECRET, ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "ollama:11434")]).unwrap_err();
+        assert!(bad.to_string().starts_with("OPENAI_BASE_URL is invalid"));
     }
 }

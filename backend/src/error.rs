@@ -28,6 +28,10 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("too many attempts: retry in {} s", .0.as_secs())]
     RateLimited(Duration),
+    #[error("{0}")]
+    ModelUnavailable(String),
+    #[error("{0}")]
+    ModelFailed(String),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -57,6 +61,8 @@ impl ApiError {
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::ModelUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
+            ApiError::ModelFailed(_) => (StatusCode::BAD_GATEWAY, "model_error"),
             ApiError::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -2,6 +2,7 @@
 //! the application the same way; tests bind port 0.
 
 use crate::{
+    agent::{Assistant, ChatLimits, model::ModelClient},
     auth::{TokenKeys, password, rate_limit::AuthRateLimit},
     config::Config,
     db,
@@ -24,12 +25,23 @@ impl Application {
     /// migrations run in the background until they succeed.
     pub async fn build(config: Config) -> std::io::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        let assistant = match &config.model {
+            Some(settings) => {
+                Assistant::Model(Box::new(ModelClient::new(settings.clone()).map_err(std::io::Error::other)?))
+            }
+            None => Assistant::Offline,
+        };
         let state = AppState {
             pool: db::lazy_pool(&config),
             lifecycle: Arc::new(Lifecycle::default()),
             tokens: Arc::new(TokenKeys::new(&config.token_secret, config.token_ttl)),
             auth_rate_limit: AuthRateLimit::new(config.auth_rate_limit_per_minute, config.trust_forwarded_for),
             metrics: Metrics::install(),
+            assistant: Arc::new(assistant),
+            chat_limits: ChatLimits {
+                max_tool_rounds: config.chat_max_tool_rounds,
+                history_messages: config.chat_history_messages,
+            },
         };
         // Off the request path: the first unknown-email sign-in should not pay for it.
         tokio::task::spawn_blocking(password::warm_up);

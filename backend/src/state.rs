@@ -1,4 +1,5 @@
 use crate::{
+    agent::{Assistant, ChatLimits},
     auth::{TokenKeys, rate_limit::AuthRateLimit},
     metrics::Metrics,
 };
@@ -17,6 +18,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub auth_rate_limit: AuthRateLimit,
     pub metrics: Metrics,
+    pub assistant: Arc<Assistant>,
+    pub chat_limits: ChatLimits,
 }
 
 /// Whether this replica is on its way out. Readiness fails from the first signal on, so

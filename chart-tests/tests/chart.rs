@@ -194,7 +194,7 @@ fn every_container_has_requests_and_a_memory_limit() {
                 assert!(resources["requests"]["cpu"].is_string(), "{at}: no cpu request");
                 let (request, limit) = (memory_bytes(request), memory_bytes(limit));
                 assert!(request <= limit, "{at}: request above limit");
-                // Measured (docs/kubernetes.md): backend 9 MiB idle, 14 MiB under load; web less.
+                // Measured (docs/kubernetes.md): backend 9 MiB idle, 14 MiB under load; web 7-60 MiB.
                 assert!(request >= 16 << 20, "{at}: a request under 16 MiB is below the measured use");
             }
         }

@@ -47,8 +47,9 @@ async fn backend_migrates_and_becomes_ready_running_hardened() -> anyhow::Result
         id,
     ])?;
     assert_eq!(host_config.trim(), "1000:1000 true [ALL] [no-new-privileges:true]");
-    let uids = docker(&["top", id, "-eo", "uid"])?;
-    assert!(uids.lines().skip(1).all(|uid| uid.trim() == "1000"), "{uids}");
+    let processes = docker(&["top", id, "-eo", "pid,uid"])?;
+    let uids: Vec<&str> = processes.lines().skip(1).filter_map(|line| line.split_whitespace().nth(1)).collect();
+    assert!(!uids.is_empty() && uids.iter().all(|uid| *uid == "1000"), "{processes}");
     Ok(())
 }
 

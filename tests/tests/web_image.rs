@@ -75,6 +75,30 @@ async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<
     assert_eq!(page.items[0].priority, api_types::Priority::High);
     let anonymous = client.get(&tasks).send().await?;
     assert_eq!(anonymous.status(), 401);
+
+    // The chat through the proxy, answered by the offline assistant (no OPENAI_API_KEY).
+    let info: api_types::ServiceInfo = client.get(format!("{url}/api/info")).send().await?.json().await?;
+    assert_eq!(info.assistant, api_types::AssistantMode::Offline);
+    let chat = format!("{url}/api/{}/chat", session.user.id);
+    let turn: api_types::ChatResponse = client
+        .post(&chat)
+        .bearer_auth(&session.token)
+        .json(&serde_json::json!({"message": "add task chat through the proxy #k8s"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(turn.tool_calls[0].name, "add_task");
+    assert_eq!(turn.tool_calls[0].result["task"]["title"], "chat through the proxy");
+    let listed: api_types::ChatResponse = client
+        .post(&chat)
+        .bearer_auth(&session.token)
+        .json(&serde_json::json!({"conversation_id": turn.conversation_id, "message": "show all my tasks"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(listed.response.contains("You have 2 tasks"), "{}", listed.response);
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! interactive docs at `/docs` (Swagger UI, vendored in the binary: nothing is downloaded,
 //! at build time or in the browser).
 
-use super::{auth, health, tasks};
+use super::{auth, chat, health, tasks};
 use crate::state::AppState;
 use axum::Router;
 use utoipa::{
@@ -18,12 +18,14 @@ use utoipa_swagger_ui::SwaggerUi;
         health::liveness, health::readiness,
         auth::sign_up, auth::sign_in, auth::me, auth::refresh,
         tasks::list, tasks::create, tasks::get, tasks::replace, tasks::update, tasks::delete, tasks::complete,
+        chat::chat, chat::list, chat::messages, chat::delete, chat::info,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Accounts and tokens"),
         (name = "tasks", description = "The signed-in user's tasks"),
+        (name = "chat", description = "The assistant that manages tasks through tool calls"),
     )
 )]
 #[derive(Debug)]

@@ -32,6 +32,14 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readi
             checks.push(migrations_check(&migrations));
         }
     }
+    // Informational, always ok: a model outage must not take the task API out of rotation.
+    checks.push(ReadinessCheck::ok(
+        "assistant",
+        match &*state.assistant {
+            crate::agent::Assistant::Model(model) => format!("model {} at {}", model.model(), model.base_url()),
+            crate::agent::Assistant::Offline => "offline assistant (no OPENAI_API_KEY)".to_owned(),
+        },
+    ));
     let readiness = Readiness::from_checks(checks);
     let code = if readiness.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(readiness))

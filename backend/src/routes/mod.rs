@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, composed into one router.
 
 mod auth;
+mod chat;
 mod docs;
 pub(crate) mod extract;
 mod health;
@@ -33,8 +34,15 @@ pub fn router(state: AppState, config: &Config) -> Router {
             get(tasks::get).put(tasks::replace).patch(tasks::update).delete(tasks::delete),
         )
         .route("/api/{user_id}/tasks/{id}/complete", patch(tasks::complete))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        .route("/api/{user_id}/conversations", get(chat::list))
+        .route("/api/{user_id}/conversations/{id}", axum::routing::delete(chat::delete))
+        .route("/api/{user_id}/conversations/{id}/messages", get(chat::messages))
+        .route("/api/info", get(chat::info))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
+    // A chat turn may call the model several times: it gets its own, longer limit.
+    let chat = Router::new()
+        .route("/api/{user_id}/chat", post(chat::chat))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.chat_timeout));
 
     Router::new()
         // Probes at the root for Kubernetes, and under /api for browsers behind the web proxy.
@@ -45,6 +53,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/metrics", get(metrics::scrape))
         .merge(docs::router())
         .merge(api)
+        .merge(chat)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(not_found)
         .layer(middleware::from_fn(metrics::track))
         .layer(cors(&config.cors_origins))

@@ -21,7 +21,7 @@ async fn readiness_is_ok_once_migrations_are_applied_and_reachable_under_api_too
         let body: Readiness = response.json().await.unwrap();
         assert!(body.is_ready(), "{body:?}");
         let names: Vec<_> = body.checks.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["shutdown", "database", "migrations"]);
+        assert_eq!(names, ["shutdown", "database", "migrations", "assistant"]);
     }
 }
 

@@ -122,6 +122,10 @@ pub fn config_for(database: PgConnectOptions) -> Config {
         auth_rate_limit_per_minute: std::num::NonZeroU32::new(1000).unwrap(),
         trust_forwarded_for: true,
         request_timeout: Duration::from_secs(30),
+        model: None,
+        chat_max_tool_rounds: 5,
+        chat_history_messages: 40,
+        chat_timeout: Duration::from_secs(60),
     }
 }
 
@@ -136,6 +140,7 @@ pub async fn spawn_app() -> Option<TestApp> {
 
 /// Starts the application as configured, without waiting for readiness.
 pub async fn spawn_app_with(config: Config) -> TestApp {
+    backend::install_crypto_provider();
     let pool = backend::db::lazy_pool(&config);
     let application = Application::build(config).await.expect("failed to build the application");
     let address = format!("http://127.0.0.1:{}", application.port());

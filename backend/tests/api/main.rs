@@ -2,6 +2,8 @@
 //! They need `TEST_DATABASE_URL` (`just test` provides a throwaway PostgreSQL container).
 
 mod auth;
+mod chat;
+mod fake_model;
 mod health;
 mod helpers;
 mod migrations;

@@ -1,0 +1,378 @@
+//! The offline assistant: what answers when no model is configured, so the app works out of
+//! the box. A deterministic parser for the common commands that calls the same tools as the
+//! model would, and says plainly when it does not understand.
+
+use super::tools::{ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, UPDATE_TASK};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+use regex_lite::Regex;
+use serde_json::{Map, Value, json};
+use std::sync::LazyLock;
+
+pub const HELP: &str = "I'm the offline assistant (no AI model is configured). I understand:\n\
+- \"add task pay bills tomorrow high priority #home\" (priority, #tags, today/tomorrow/a weekday/YYYY-MM-DD)\n\
+- \"show all my tasks\", \"show pending tasks\", \"what's completed?\", \"show high priority tasks\", \"show tasks #work\"\n\
+- \"complete task 3\" or \"I finished the report\"; \"reopen task 3\"\n\
+- \"delete task 3\" or \"delete the meeting task\"\n\
+- \"rename task 3 to Call Alice\", \"set priority of task 3 to low\", \"move task 3 to friday\"";
+
+pub const DECLINE: &str = "Sorry, I didn't understand that. I'm the offline assistant, so I only know a few commands: \
+adding, listing, completing, deleting and updating tasks. Type \"help\" to see examples.";
+
+/// What to do with one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Say(String),
+    Call { name: &'static str, arguments: Value },
+}
+
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|error| panic!("offline assistant pattern {pattern:?}: {error}"))
+}
+
+macro_rules! pattern {
+    ($name:ident, $pattern:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| regex($pattern));
+    };
+}
+
+pattern!(HELP_RE, r"^(help|\?|what can you do|how does this work|commands)$");
+pattern!(
+    ADD_RE,
+    r"^(?:please\s+)?(?:add|create|new|remind me to|remind me|todo:?|i need to|i have to)\s+(?:a\s+)?(?:new\s+)?(?:task\b\s*)?(?:to\s+|:\s*|called\s+|named\s+)?(.+)$"
+);
+pattern!(LIST_RE, r"^(?:show|list|display|give me|see|what are|what's|whats|what is|what do i have|which are)\b");
+pattern!(LIST_LEFT_RE, r"^(?:what'?s|what is)\s+(?:still\s+)?(?:left|pending|open|remaining|to do|due)");
+pattern!(
+    COMPLETE_ID_RE,
+    r"^(?:complete|finish|check off|tick|mark|close|done)\s+(?:task\s+)?#?(\d+)(?:\s+as)?(?:\s+(?:done|complete|completed|finished))?$"
+);
+pattern!(
+    REOPEN_ID_RE,
+    r"^(?:reopen|uncomplete|untick|mark)\s+(?:task\s+)?#?(\d+)(?:\s+as)?(?:\s+(?:not done|pending|open|incomplete))?$"
+);
+pattern!(
+    COMPLETE_TITLE_RE,
+    r"^(?:i\s+)?(?:have\s+)?(?:finished|completed|did|done with|complete|finish|mark)\s+(?:the\s+|my\s+)?(.+?)(?:\s+task)?(?:\s+as\s+(?:done|complete|completed))?$"
+);
+pattern!(DELETE_ID_RE, r"^(?:delete|remove|drop|cancel|erase)\s+(?:task\s+)?#?(\d+)$");
+pattern!(DELETE_TITLE_RE, r"^(?:delete|remove|drop|cancel|erase)\s+(?:the\s+|my\s+)?(.+?)(?:\s+task)?$");
+pattern!(RENAME_RE, r"^(?:rename|retitle)\s+task\s+#?(\d+)\s+(?:to|as)\s+(.+)$");
+pattern!(
+    PRIORITY_OF_RE,
+    r"^(?:set|change|make)\s+(?:the\s+)?priority\s+(?:of\s+)?task\s+#?(\d+)\s+(?:to\s+)?(high|medium|low)$"
+);
+pattern!(MAKE_PRIORITY_RE, r"^(?:make|set|mark)\s+task\s+#?(\d+)\s+(?:as\s+|to\s+)?(high|medium|low)(?:\s+priority)?$");
+pattern!(
+    MOVE_RE,
+    r"^(?:move|reschedule|postpone|set the due date of|set due date of|due)\s+task\s+#?(\d+)\s+(?:to|for|on|until)\s+(.+)$"
+);
+pattern!(
+    PRIORITY_RE,
+    r"(?i)\b(?:with\s+)?(?:(high|medium|low)\s+priority|priority\s*:?\s*(high|medium|low))\b|\b(urgent(?:ly)?|asap)\b"
+);
+pattern!(TAG_RE, r"#([^\s#,;.!?]+)");
+pattern!(
+    DUE_RE,
+    r"(?i)\b(?:due\s+|by\s+|on\s+|for\s+|until\s+)?(today|tonight|tomorrow|next week|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d{4}-\d{2}-\d{2})\b"
+);
+
+/// A date the person named, relative to `today`.
+pub fn resolve_day(word: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let word = word.trim().to_lowercase();
+    let weekday = |day: Weekday| {
+        let ahead = (7 + day.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+        today.checked_add_days(Days::new(u64::from(if ahead == 0 { 7 } else { ahead })))
+    };
+    match word.as_str() {
+        "today" | "tonight" => Some(today),
+        "tomorrow" => today.checked_add_days(Days::new(1)),
+        "next week" => today.checked_add_days(Days::new(7)),
+        "monday" => weekday(Weekday::Mon),
+        "tuesday" => weekday(Weekday::Tue),
+        "wednesday" => weekday(Weekday::Wed),
+        "thursday" => weekday(Weekday::Thu),
+        "friday" => weekday(Weekday::Fri),
+        "saturday" => weekday(Weekday::Sat),
+        "sunday" => weekday(Weekday::Sun),
+        other => NaiveDate::parse_from_str(other, "%Y-%m-%d").ok(),
+    }
+}
+
+/// Splits "pay bills tomorrow high priority #home" into a title and its attributes.
+fn add_arguments(text: &str, today: NaiveDate) -> Option<Value> {
+    let mut rest = text.to_owned();
+    let mut arguments = Map::new();
+    if let Some(found) = PRIORITY_RE.captures(&rest) {
+        let priority = match (found.get(1).or(found.get(2)), found.get(3)) {
+            (Some(level), _) => level.as_str().to_lowercase(),
+            (None, _) => "high".to_owned(),
+        };
+        arguments.insert("priority".into(), json!(priority));
+        rest = PRIORITY_RE.replace(&rest, " ").into_owned();
+    }
+    let tags: Vec<String> =
+        TAG_RE.captures_iter(&rest).filter_map(|c| c.get(1)).map(|m| m.as_str().to_lowercase()).collect();
+    if !tags.is_empty() {
+        arguments.insert("tags".into(), json!(tags));
+        rest = TAG_RE.replace_all(&rest, " ").into_owned();
+    }
+    if let Some(found) = DUE_RE.captures(&rest)
+        && let Some(day) = found.get(1).and_then(|m| resolve_day(m.as_str(), today))
+    {
+        arguments.insert("due_at".into(), json!(day.format("%Y-%m-%d").to_string()));
+        rest = DUE_RE.replace(&rest, " ").into_owned();
+    }
+    let title = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+    let title = title.trim_matches(|c: char| c == ',' || c == ';' || c == ':' || c == '-' || c.is_whitespace());
+    let title = title.strip_suffix(" with").or_else(|| title.strip_suffix(" and")).unwrap_or(title).trim();
+    if title.is_empty() {
+        return None;
+    }
+    arguments.insert("title".into(), json!(title));
+    Some(Value::Object(arguments))
+}
+
+fn list_arguments(text: &str) -> Value {
+    let mut arguments = Map::new();
+    let status = if Regex::new(r"\b(pending|open|remaining|left|still|to do|todo|not done|outstanding|unfinished)\b")
+        .is_ok_and(|re| re.is_match(text))
+    {
+        "pending"
+    } else if Regex::new(r"\b(completed|done|finished|closed)\b").is_ok_and(|re| re.is_match(text)) {
+        "completed"
+    } else {
+        "all"
+    };
+    arguments.insert("status".into(), json!(status));
+    if let Some(found) = PRIORITY_RE.captures(text) {
+        let level = found.get(1).or(found.get(2)).map_or("high", |m| m.as_str());
+        arguments.insert("priority".into(), json!(level.to_lowercase()));
+    }
+    if let Some(tag) = TAG_RE.captures(text).and_then(|c| c.get(1)) {
+        arguments.insert("tag".into(), json!(tag.as_str().to_lowercase()));
+    }
+    Value::Object(arguments)
+}
+
+fn id(text: &str) -> Option<i64> {
+    text.parse().ok()
+}
+
+/// Decides what to do with `message`.
+pub fn plan(message: &str, today: NaiveDate) -> Plan {
+    let original = message.trim().trim_end_matches(['.', '!', '?']).trim();
+    let lower = original.to_lowercase();
+    let call = |name: &'static str, arguments: Value| Plan::Call { name, arguments };
+
+    if HELP_RE.is_match(&lower) {
+        return Plan::Say(HELP.to_owned());
+    }
+    if let Some(found) = RENAME_RE.captures(original.to_lowercase().as_str())
+        && let Some(task_id) = found.get(1).and_then(|m| id(m.as_str()))
+    {
+        // Keep the new title's case: take it from the original text at the same offset.
+        let start = found.get(2).map_or(original.len(), |m| m.start());
+        return call(UPDATE_TASK, json!({"task_id": task_id, "new_title": original[start..].trim()}));
+    }
+    for re in [&*PRIORITY_OF_RE, &*MAKE_PRIORITY_RE] {
+        if let Some(found) = re.captures(&lower)
+            && let (Some(task_id), Some(level)) = (found.get(1).and_then(|m| id(m.as_str())), found.get(2))
+        {
+            return call(UPDATE_TASK, json!({"task_id": task_id, "priority": level.as_str()}));
+        }
+    }
+    if let Some(found) = MOVE_RE.captures(&lower)
+        && let Some(task_id) = found.get(1).and_then(|m| id(m.as_str()))
+    {
+        return match found.get(2).and_then(|m| resolve_day(m.as_str(), today)) {
+            Some(day) => call(UPDATE_TASK, json!({"task_id": task_id, "due_at": day.format("%Y-%m-%d").to_string()})),
+            None => Plan::Say("I couldn't read that date: use today, tomorrow, a weekday or YYYY-MM-DD.".to_owned()),
+        };
+    }
+    if let Some(found) = REOPEN_ID_RE.captures(&lower)
+        && (lower.starts_with("reopen")
+            || lower.starts_with("un")
+            || lower.contains("not done")
+            || lower.contains("pending"))
+        && let Some(task_id) = found.get(1).and_then(|m| id(m.as_str()))
+    {
+        return call(COMPLETE_TASK, json!({"task_id": task_id, "completed": false}));
+    }
+    if let Some(task_id) = COMPLETE_ID_RE.captures(&lower).and_then(|c| c.get(1)).and_then(|m| id(m.as_str())) {
+        return call(COMPLETE_TASK, json!({"task_id": task_id}));
+    }
+    if let Some(task_id) = DELETE_ID_RE.captures(&lower).and_then(|c| c.get(1)).and_then(|m| id(m.as_str())) {
+        return call(DELETE_TASK, json!({"task_id": task_id}));
+    }
+    if let Some(found) = ADD_RE.captures(original.to_lowercase().as_str()).and_then(|c| c.get(1)) {
+        let text = &original[found.start()..];
+        return match add_arguments(text, today) {
+            Some(arguments) => call(ADD_TASK, arguments),
+            None => Plan::Say("What should the task be called? Try \"add task buy milk\".".to_owned()),
+        };
+    }
+    if (LIST_RE.is_match(&lower)
+        && Regex::new(r"\b(tasks?|todos?|to-?dos?|list)\b").is_ok_and(|re| re.is_match(&lower)))
+        || LIST_LEFT_RE.is_match(&lower)
+    {
+        return call(LIST_TASKS, list_arguments(&lower));
+    }
+    if let Some(title) = DELETE_TITLE_RE.captures(&lower).and_then(|c| c.get(1)) {
+        return call(DELETE_TASK, json!({"title": title.as_str()}));
+    }
+    if let Some(title) = COMPLETE_TITLE_RE.captures(&lower).and_then(|c| c.get(1)) {
+        return call(COMPLETE_TASK, json!({"title": title.as_str()}));
+    }
+    Plan::Say(DECLINE.to_owned())
+}
+
+fn task_line(task: &Value) -> String {
+    let mut line = format!("{}: {}", task["id"], task["title"].as_str().unwrap_or_default());
+    let mut details = Vec::new();
+    if let Some(priority) = task["priority"].as_str().filter(|p| *p != "medium") {
+        details.push(format!("{priority} priority"));
+    }
+    if let Some(due) = task["due_at"].as_str() {
+        details.push(format!("due {}", due.get(..10).unwrap_or(due)));
+    }
+    if let Some(tags) = task["tags"].as_array().filter(|tags| !tags.is_empty()) {
+        details.push(tags.iter().filter_map(Value::as_str).map(|t| format!("#{t}")).collect::<Vec<_>>().join(" "));
+    }
+    if task["completed"].as_bool() == Some(true) {
+        details.push("done".to_owned());
+    }
+    if !details.is_empty() {
+        line.push_str(&format!(" ({})", details.join(", ")));
+    }
+    line
+}
+
+/// The sentence the offline assistant answers with after running `name`.
+pub fn describe(name: &str, arguments: &Value, result: &Value) -> String {
+    if result["ok"].as_bool() != Some(true) {
+        return format!(
+            "I couldn't do that: {}.",
+            result["error"].as_str().unwrap_or("unknown error").trim_end_matches('.')
+        );
+    }
+    match name {
+        ADD_TASK => format!("Added task {}.", task_line(&result["task"])),
+        COMPLETE_TASK if result["task"]["completed"].as_bool() == Some(true) => {
+            format!("Marked task {} as done.", task_line(&result["task"]))
+        }
+        COMPLETE_TASK => format!("Marked task {} as not done.", task_line(&result["task"])),
+        DELETE_TASK => format!("Deleted task {}.", task_line(&result["deleted"])),
+        UPDATE_TASK => format!("Updated task {}.", task_line(&result["task"])),
+        LIST_TASKS => {
+            let tasks = result["tasks"].as_array().cloned().unwrap_or_default();
+            let status = arguments["status"].as_str().unwrap_or("all");
+            let kind = match status {
+                "pending" => "pending ",
+                "completed" => "completed ",
+                _ => "",
+            };
+            if tasks.is_empty() {
+                return format!("You have no {kind}tasks.");
+            }
+            let total = result["total"].as_i64().unwrap_or(tasks.len() as i64);
+            let mut text = format!("You have {total} {kind}task{}:", if total == 1 { "" } else { "s" });
+            for task in &tasks {
+                text.push_str(&format!("\n- {}", task_line(task)));
+            }
+            text
+        }
+        _ => "Done.".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wednesday.
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+
+    fn call(name: &'static str, arguments: Value) -> Plan {
+        Plan::Call { name, arguments }
+    }
+
+    #[test]
+    fn sentences_and_the_tool_calls_they_make() {
+        let table = [
+            ("add task buy milk", call(ADD_TASK, json!({"title": "buy milk"}))),
+            ("Add task to test Kubernetes deployment", call(ADD_TASK, json!({"title": "test Kubernetes deployment"}))),
+            (
+                "remind me to pay the bills on Friday, high priority",
+                call(ADD_TASK, json!({"title": "pay the bills", "priority": "high", "due_at": "2026-11-27"})),
+            ),
+            (
+                "add Call mum tomorrow #family #phone",
+                call(ADD_TASK, json!({"title": "Call mum", "tags": ["family", "phone"], "due_at": "2026-11-26"})),
+            ),
+            (
+                "create a task: file taxes by 2027-04-15 low priority",
+                call(ADD_TASK, json!({"title": "file taxes", "priority": "low", "due_at": "2027-04-15"})),
+            ),
+            ("add urgent fix the roof", call(ADD_TASK, json!({"title": "fix the roof", "priority": "high"}))),
+            ("Show all my tasks", call(LIST_TASKS, json!({"status": "all"}))),
+            ("what's still pending?", call(LIST_TASKS, json!({"status": "pending"}))),
+            ("list completed tasks", call(LIST_TASKS, json!({"status": "completed"}))),
+            ("show high priority tasks", call(LIST_TASKS, json!({"status": "all", "priority": "high"}))),
+            ("show tasks #work", call(LIST_TASKS, json!({"status": "all", "tag": "work"}))),
+            ("complete task 12", call(COMPLETE_TASK, json!({"task_id": 12}))),
+            ("mark task 3 as done", call(COMPLETE_TASK, json!({"task_id": 3}))),
+            ("I finished the report", call(COMPLETE_TASK, json!({"title": "report"}))),
+            ("reopen task 3", call(COMPLETE_TASK, json!({"task_id": 3, "completed": false}))),
+            ("delete task 7", call(DELETE_TASK, json!({"task_id": 7}))),
+            ("delete the meeting task", call(DELETE_TASK, json!({"title": "meeting"}))),
+            ("rename task 4 to Call Alice", call(UPDATE_TASK, json!({"task_id": 4, "new_title": "Call Alice"}))),
+            ("set priority of task 4 to low", call(UPDATE_TASK, json!({"task_id": 4, "priority": "low"}))),
+            ("make task 4 high priority", call(UPDATE_TASK, json!({"task_id": 4, "priority": "high"}))),
+            ("move task 4 to monday", call(UPDATE_TASK, json!({"task_id": 4, "due_at": "2026-11-30"}))),
+        ];
+        for (sentence, expected) in table {
+            assert_eq!(plan(sentence, today()), expected, "{sentence:?}");
+        }
+    }
+
+    #[test]
+    fn help_is_help() {
+        assert_eq!(plan("help", today()), Plan::Say(HELP.to_owned()));
+        assert_eq!(plan("What can you do?", today()), Plan::Say(HELP.to_owned()));
+    }
+
+    #[test]
+    fn what_it_cannot_understand_is_declined() {
+        for sentence in
+            ["what's the weather like", "tell me a joke", "asdf", "how are you", "translate this into French"]
+        {
+            assert_eq!(plan(sentence, today()), Plan::Say(DECLINE.to_owned()), "{sentence:?}");
+        }
+    }
+
+    #[test]
+    fn an_add_without_a_title_asks_for_one() {
+        assert!(matches!(plan("add task #home", today()), Plan::Say(text) if text.contains("called")));
+    }
+
+    #[test]
+    fn weekdays_are_the_next_occurrence() {
+        assert_eq!(resolve_day("wednesday", today()), NaiveDate::from_ymd_opt(2026, 12, 2));
+        assert_eq!(resolve_day("thursday", today()), NaiveDate::from_ymd_opt(2026, 11, 26));
+    }
+
+    #[test]
+    fn results_are_described() {
+        let result = json!({"ok": true, "task": {"id": 12, "title": "pay bills", "priority": "high", "due_at": "2026-11-27T23:59:00Z", "tags": ["home"], "completed": false}});
+        assert_eq!(
+            describe(ADD_TASK, &json!({}), &result),
+            "Added task 12: pay bills (high priority, due 2026-11-27, #home)."
+        );
+        let failure = json!({"ok": false, "error": "task 99 not found"});
+        assert_eq!(describe(DELETE_TASK, &json!({}), &failure), "I couldn't do that: task 99 not found.");
+        let empty = json!({"ok": true, "total": 0, "tasks": []});
+        assert_eq!(describe(LIST_TASKS, &json!({"status": "pending"}), &empty), "You have no pending tasks.");
+    }
+}

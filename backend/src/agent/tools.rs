@@ -1,0 +1,285 @@
+//! The five tools the assistant manages tasks with. They call the same domain parsers and
+//! store functions as the REST API: there is no second implementation of a task rule. The
+//! owner always comes from the verified token, never from the arguments.
+
+use crate::{
+    domain::{TaskChanges, TaskDraft, TaskFilter},
+    store::tasks,
+};
+use api_types::{NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub const ADD_TASK: &str = "add_task";
+pub const LIST_TASKS: &str = "list_tasks";
+pub const COMPLETE_TASK: &str = "complete_task";
+pub const DELETE_TASK: &str = "delete_task";
+pub const UPDATE_TASK: &str = "update_task";
+
+/// A failure the assistant can explain to the person: it goes back to the model as the
+/// tool's result, never as an HTTP error.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("unknown tool {0:?}")]
+    UnknownTool(String),
+    #[error("the database failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// OpenAI-style function definitions, with JSON Schemas for the arguments.
+pub fn definitions() -> Vec<Value> {
+    let priority = json!({"type": "string", "enum": ["low", "medium", "high"]});
+    let tags = json!({"type": "array", "items": {"type": "string", "maxLength": 32}, "maxItems": 10,
+                      "description": "Short labels such as work or home"});
+    let due = json!({"type": ["string", "null"],
+                     "description": "Due date: RFC 3339 timestamp or YYYY-MM-DD (end of that day, UTC); null clears it"});
+    let task_ref = json!({"task_id": {"type": "integer", "description": "The task's id, when known"},
+                          "title": {"type": "string", "description": "Part of the task's title, when the id is not known; must match exactly one task"}});
+    let function = |name: &str, description: &str, parameters: Value| json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}});
+    let with_ref = |extra: Value| {
+        let mut properties = task_ref.clone();
+        if let (Some(target), Value::Object(extra)) = (properties.as_object_mut(), extra) {
+            target.extend(extra);
+        }
+        properties
+    };
+    vec![
+        function(
+            ADD_TASK,
+            "Create a task for the user.",
+            json!({"type": "object", "additionalProperties": false, "required": ["title"], "properties": {
+                "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": {"type": "string", "maxLength": 1000},
+                "priority": priority, "tags": tags, "due_at": due}}),
+        ),
+        function(
+            LIST_TASKS,
+            "List the user's tasks, optionally filtered.",
+            json!({"type": "object", "additionalProperties": false, "properties": {
+                "status": {"type": "string", "enum": ["all", "pending", "completed"]},
+                "priority": priority, "tag": {"type": "string"},
+                "search": {"type": "string", "description": "Case-insensitive text in title or description"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100}}}),
+        ),
+        function(
+            COMPLETE_TASK,
+            "Mark a task as done (or not done with completed=false). Identify it by task_id or title.",
+            json!({"type": "object", "additionalProperties": false,
+                   "properties": with_ref(json!({"completed": {"type": "boolean", "default": true}}))}),
+        ),
+        function(
+            DELETE_TASK,
+            "Delete a task. Identify it by task_id or title.",
+            json!({"type": "object", "additionalProperties": false, "properties": with_ref(json!({}))}),
+        ),
+        function(
+            UPDATE_TASK,
+            "Change a task's fields. Identify it by task_id (or by title when renaming is not intended).",
+            json!({"type": "object", "additionalProperties": false, "properties": with_ref(json!({
+                "new_title": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": {"type": ["string", "null"], "maxLength": 1000},
+                "priority": priority, "tags": tags, "due_at": due,
+                "completed": {"type": "boolean"}}))}),
+        ),
+    ]
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AddArgs {
+    title: String,
+    description: Option<String>,
+    priority: Option<Priority>,
+    tags: Option<Vec<String>>,
+    due_at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListArgs {
+    status: Option<StatusFilter>,
+    priority: Option<Priority>,
+    tag: Option<String>,
+    search: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TaskRef {
+    task_id: Option<i64>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CompleteArgs {
+    #[serde(flatten)]
+    task: TaskRef,
+    completed: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UpdateArgs {
+    #[serde(flatten)]
+    task: TaskRef,
+    new_title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    priority: Option<Priority>,
+    tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    due_at: Option<Option<String>>,
+    completed: Option<bool>,
+}
+
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn parse_args<'a, T: Deserialize<'a>>(name: &str, arguments: &'a str) -> Result<T, ToolError> {
+    let arguments = if arguments.trim().is_empty() { "{}" } else { arguments };
+    serde_json::from_str(arguments)
+        .map_err(|error| ToolError::Invalid(format!("invalid arguments for {name}: {error}")))
+}
+
+/// `2026-12-01T09:00:00Z`, or a plain date meaning the end of that day (UTC).
+pub fn parse_due(raw: &str) -> Result<DateTime<Utc>, ToolError> {
+    let raw = raw.trim();
+    if let Ok(timestamp) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(timestamp.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(|date| date.and_time(NaiveTime::from_hms_opt(23, 59, 0).unwrap_or_default()).and_utc())
+        .map_err(|_| ToolError::Invalid(format!("due_at {raw:?} is neither an RFC 3339 timestamp nor YYYY-MM-DD")))
+}
+
+fn field_errors(errors: crate::domain::FieldErrors) -> ToolError {
+    let text: Vec<String> = errors.into_vec().into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+    ToolError::Invalid(text.join("; "))
+}
+
+/// The one task `reference` names, by id or by a title that matches exactly one task.
+async fn resolve(pool: &PgPool, owner: Uuid, reference: &TaskRef) -> Result<Task, ToolError> {
+    if let Some(id) = reference.task_id {
+        return tasks::get(pool, owner, id).await?.ok_or_else(|| ToolError::NotFound(format!("task {id} not found")));
+    }
+    let Some(title) = reference.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(ToolError::Invalid("give task_id or title".to_owned()));
+    };
+    let mut matches = tasks::find_by_title(pool, owner, title).await?;
+    match matches.len() {
+        0 => Err(ToolError::NotFound(format!("no task matches {title:?}"))),
+        1 => Ok(matches.remove(0)),
+        _ => {
+            let candidates: Vec<String> = matches.iter().map(|t| format!("{} ({})", t.id, t.title)).collect();
+            Err(ToolError::Invalid(format!("{title:?} matches several tasks: {}; give task_id", candidates.join(", "))))
+        }
+    }
+}
+
+/// Runs tool `name` for `owner` and returns its JSON result.
+pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) -> Result<Value, ToolError> {
+    match name {
+        ADD_TASK => {
+            let args: AddArgs = parse_args(name, arguments)?;
+            let due_at = args.due_at.as_deref().filter(|d| !d.trim().is_empty()).map(parse_due).transpose()?;
+            let input = NewTask {
+                title: args.title,
+                description: args.description,
+                priority: args.priority,
+                tags: args.tags,
+                due_at,
+                completed: None,
+            };
+            let draft = TaskDraft::parse(&input).map_err(field_errors)?;
+            let task = tasks::insert(pool, owner, &draft).await?;
+            Ok(json!({"ok": true, "task": task}))
+        }
+        LIST_TASKS => {
+            let args: ListArgs = parse_args(name, arguments)?;
+            let query = TaskQuery {
+                status: args.status,
+                priority: args.priority,
+                tag: args.tag,
+                q: args.search,
+                limit: Some(args.limit.unwrap_or(50).clamp(1, TaskFilter::MAX_LIMIT)),
+                ..TaskQuery::default()
+            };
+            let filter = TaskFilter::parse(&query).map_err(field_errors)?;
+            let (tasks, total) = tasks::list(pool, owner, &filter).await?;
+            Ok(json!({"ok": true, "total": total, "tasks": tasks}))
+        }
+        COMPLETE_TASK => {
+            let args: CompleteArgs = parse_args(name, arguments)?;
+            let task = resolve(pool, owner, &args.task).await?;
+            let updated = tasks::set_completed(pool, owner, task.id, Some(args.completed.unwrap_or(true)))
+                .await?
+                .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
+            Ok(json!({"ok": true, "task": updated}))
+        }
+        DELETE_TASK => {
+            let args: TaskRef = parse_args(name, arguments)?;
+            let task = resolve(pool, owner, &args).await?;
+            let deleted = tasks::delete(pool, owner, task.id)
+                .await?
+                .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
+            Ok(json!({"ok": true, "deleted": deleted}))
+        }
+        UPDATE_TASK => {
+            let args: UpdateArgs = parse_args(name, arguments)?;
+            let task = resolve(pool, owner, &args.task).await?;
+            let due_at = match args.due_at {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(raw)) if raw.trim().is_empty() => Some(None),
+                Some(Some(raw)) => Some(Some(parse_due(&raw)?)),
+            };
+            let patch = TaskPatch {
+                title: args.new_title,
+                description: args.description,
+                priority: args.priority,
+                tags: args.tags,
+                due_at,
+                completed: args.completed,
+            };
+            let changes = TaskChanges::parse(&patch).map_err(field_errors)?;
+            let updated = tasks::update(pool, owner, task.id, &changes)
+                .await?
+                .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
+            Ok(json!({"ok": true, "task": updated}))
+        }
+        other => Err(ToolError::UnknownTool(other.to_owned())),
+    }
+}
+
+/// The result a tool failure turns into, for the model to read and explain.
+pub fn failure(error: &ToolError) -> Value {
+    json!({"ok": false, "error": error.to_string()})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_has_a_schema_object() {
+        let names: Vec<String> =
+            definitions().iter().map(|d| d["function"]["name"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(names, [ADD_TASK, LIST_TASKS, COMPLETE_TASK, DELETE_TASK, UPDATE_TASK]);
+        for definition in definitions() {
+            assert_eq!(definition["function"]["parameters"]["type"], "object");
+            assert!(definition["function"]["parameters"]["properties"].get("user_id").is_none());
+        }
+    }
+
+    #[test]
+    fn due_dates_accept_timestamps_and_plain_dates() {
+        assert_eq!(parse_due("2030-01-02").unwrap().to_rfc3339(), "2030-01-02T23:59:00+00:00");
+        assert_eq!(parse_due("2030-01-02T10:00:00+02:00").unwrap().to_rfc3339(), "2030-01-02T08:00:00+00:00");
+        assert!(parse_due("friday").is_err());
+    }
+}

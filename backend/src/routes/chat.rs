@@ -1,0 +1,143 @@
+//! `/api/{user_id}/chat` and the conversations it creates; `/api/info`.
+
+use super::extract::{Json, Path};
+use crate::{agent::Assistant, auth::OwnedPath, error::ApiError, state::AppState, store::conversations};
+use api_types::{
+    AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo,
+    ToolCallRecord,
+};
+use axum::{extract::State, http::StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+const MAX_MESSAGE_CHARS: usize = 4000;
+
+#[derive(Debug, Deserialize)]
+pub struct ConversationPath {
+    #[allow(dead_code)] // checked by OwnedPath
+    user_id: String,
+    id: String,
+}
+
+fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("conversation {raw} not found")))
+}
+
+/// One chat turn: the assistant reads the conversation, may run tools on the user's tasks,
+/// and answers.
+#[utoipa::path(post, path = "/api/{user_id}/chat", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path)), request_body = ChatRequest,
+    responses(
+        (status = 200, body = ChatResponse),
+        (status = 404, description = "Unknown conversation", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 502, description = "The model answered with an error; the message is saved", body = ErrorBody),
+        (status = 503, description = "The model is unreachable; the message is saved", body = ErrorBody),
+    ))]
+pub async fn chat(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Json(request): Json<ChatRequest>,
+) -> Result<axum::Json<ChatResponse>, ApiError> {
+    let message = request.message.trim();
+    if message.is_empty() {
+        return Err(ApiError::invalid("message", "must not be empty"));
+    }
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ApiError::invalid("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")));
+    }
+    let conversation = request.conversation_id.as_deref().map(conversation_id).transpose()?;
+    let response = state.assistant.turn(&state.pool, user.id, conversation, message, state.chat_limits).await?;
+    Ok(axum::Json(response))
+}
+
+/// The user's conversations, most recent first.
+#[utoipa::path(get, path = "/api/{user_id}/conversations", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path)), responses((status = 200, body = Vec<ConversationSummary>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+) -> Result<axum::Json<Vec<ConversationSummary>>, ApiError> {
+    let rows = conversations::list(&state.pool, user.id).await?;
+    Ok(axum::Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// A conversation's messages, oldest first; tool results are attached to the calls.
+#[utoipa::path(get, path = "/api/{user_id}/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = Vec<ChatMessage>), (status = 404, body = ErrorBody)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<ConversationPath>,
+) -> Result<axum::Json<Vec<ChatMessage>>, ApiError> {
+    let id = conversation_id(&path.id)?;
+    conversations::get(&state.pool, user.id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?;
+    let rows = conversations::messages(&state.pool, id).await?;
+    let results: std::collections::HashMap<String, Value> = rows
+        .iter()
+        .filter_map(|row| match row.message() {
+            conversations::StoredMessage::Tool { tool_call_id, content, .. } => {
+                Some((tool_call_id, serde_json::from_str(&content).unwrap_or(Value::String(content))))
+            }
+            _ => None,
+        })
+        .collect();
+    let messages = rows
+        .iter()
+        .map(|row| {
+            let (role, content, tool_calls) = match row.message() {
+                conversations::StoredMessage::User { content } => (MessageRole::User, Some(content), vec![]),
+                conversations::StoredMessage::Tool { content, .. } => (MessageRole::Tool, Some(content), vec![]),
+                conversations::StoredMessage::Assistant { content, tool_calls } => (
+                    MessageRole::Assistant,
+                    content,
+                    tool_calls
+                        .into_iter()
+                        .map(|call| ToolCallRecord {
+                            result: results.get(&call.id).cloned().unwrap_or(Value::Null),
+                            arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::String(call.arguments)),
+                            name: call.name,
+                        })
+                        .collect(),
+                ),
+            };
+            ChatMessage { id: row.id, role, content, tool_calls, created_at: row.created_at }
+        })
+        .collect();
+    Ok(axum::Json(messages))
+}
+
+/// Delete a conversation and its messages (the tasks it changed stay as they are).
+#[utoipa::path(delete, path = "/api/{user_id}/conversations/{id}", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    OwnedPath(user): OwnedPath,
+    Path(path): Path<ConversationPath>,
+) -> Result<StatusCode, ApiError> {
+    let id = conversation_id(&path.id)?;
+    if conversations::delete(&state.pool, user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("conversation {id} not found")))
+    }
+}
+
+pub fn service_info(assistant: &Assistant) -> ServiceInfo {
+    let (mode, model) = match assistant {
+        Assistant::Model(client) => (AssistantMode::Model, Some(client.model().to_owned())),
+        Assistant::Offline => (AssistantMode::Offline, None),
+    };
+    ServiceInfo { version: env!("CARGO_PKG_VERSION").to_owned(), assistant: mode, model }
+}
+
+/// Which assistant answers the chat, and the version.
+#[utoipa::path(get, path = "/api/info", tag = "health", responses((status = 200, body = ServiceInfo)))]
+pub async fn info(State(state): State<AppState>) -> axum::Json<ServiceInfo> {
+    axum::Json(service_info(&state.assistant))
+}

@@ -1,0 +1,315 @@
+use crate::{
+    fake_model::{FakeModel, Scripted},
+    helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with},
+};
+use api_types::{ChatMessage, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo, Task, TaskPage};
+use backend::agent::model::ModelSettings;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// An app whose assistant is the scripted fake model.
+async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
+    let mut config = config_for(fresh_database().await?);
+    config.model = Some(ModelSettings {
+        api_key: "test-key".into(),
+        base_url: fake.base_url.clone(),
+        model: "fake-model".into(),
+        timeout: Duration::from_secs(1),
+        max_retries: 1,
+    });
+    config.chat_max_tool_rounds = max_tool_rounds;
+    let app = spawn_app_with(config).await;
+    app.wait_until_ready().await;
+    Some(app)
+}
+
+async fn chat(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> reqwest::Response {
+    app.authed(Method::POST, &format!("/api/{}/chat", user.id), user)
+        .json(&json!({"conversation_id": conversation, "message": message}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn chat_ok(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> ChatResponse {
+    let response = chat(app, user, conversation, message).await;
+    assert_eq!(response.status(), 200, "{message:?}: {}", response.text().await.unwrap_or_default());
+    response.json().await.unwrap()
+}
+
+async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Task> {
+    let page: TaskPage = app
+        .authed(Method::GET, &format!("/api/{}/tasks?sort=title&order=asc", user.id), user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page.items
+}
+
+async fn conversations_of(app: &TestApp, user: &TestUser) -> Vec<ConversationSummary> {
+    app.authed(Method::GET, &format!("/api/{}/conversations", user.id), user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn messages_of(app: &TestApp, user: &TestUser, conversation: &str) -> Vec<ChatMessage> {
+    app.authed(Method::GET, &format!("/api/{}/conversations/{conversation}/messages", user.id), user)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn offline_assistant_manages_tasks_and_keeps_the_conversation() {
+    let Some(app) = spawn_app().await else { return };
+    let info: ServiceInfo = app.get("/api/info").await.json().await.unwrap();
+    assert_eq!(info.assistant, api_types::AssistantMode::Offline);
+    let user = app.sign_up().await;
+
+    let first = chat_ok(&app, &user, None, "Add task to test Kubernetes deployment").await;
+    assert_eq!(first.tool_calls.len(), 1);
+    assert_eq!(first.tool_calls[0].name, "add_task");
+    assert_eq!(first.tool_calls[0].result["ok"], true);
+    assert!(first.response.starts_with("Added task"), "{}", first.response);
+    let tasks = tasks_of(&app, &user).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].title, "test Kubernetes deployment");
+
+    let listed = chat_ok(&app, &user, Some(&first.conversation_id), "Show all my tasks").await;
+    assert_eq!(listed.conversation_id, first.conversation_id);
+    assert_eq!(listed.tool_calls[0].name, "list_tasks");
+    assert!(listed.response.contains("test Kubernetes deployment"), "{}", listed.response);
+
+    let done = chat_ok(&app, &user, Some(&first.conversation_id), &format!("complete task {}", tasks[0].id)).await;
+    assert_eq!(done.tool_calls[0].result["task"]["completed"], true);
+
+    let conversations = conversations_of(&app, &user).await;
+    assert_eq!(conversations.len(), 1);
+    assert_eq!(conversations[0].title, "Add task to test Kubernetes deployment");
+    let messages = messages_of(&app, &user, &first.conversation_id).await;
+    let roles: Vec<MessageRole> = messages.iter().map(|m| m.role).collect();
+    use MessageRole::{Assistant, Tool, User};
+    assert_eq!(
+        roles,
+        [User, Assistant, Tool, Assistant, User, Assistant, Tool, Assistant, User, Assistant, Tool, Assistant]
+    );
+    assert_eq!(messages[1].tool_calls[0].name, "add_task", "tool calls carry their results");
+    assert_eq!(messages[1].tool_calls[0].result["ok"], true);
+
+    let path = format!("/api/{}/conversations/{}", user.id, first.conversation_id);
+    assert_eq!(app.authed(Method::DELETE, &path, &user).send().await.unwrap().status(), 204);
+    assert_eq!(app.authed(Method::DELETE, &path, &user).send().await.unwrap().status(), 404);
+    assert_eq!(tasks_of(&app, &user).await.len(), 1, "deleting a conversation keeps the tasks");
+}
+
+#[tokio::test]
+async fn offline_assistant_is_honest_about_what_it_does_not_understand() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    let answer = chat_ok(&app, &user, None, "tell me a joke").await;
+    assert!(answer.tool_calls.is_empty());
+    assert!(answer.response.contains("didn't understand"), "{}", answer.response);
+    let failed = chat_ok(&app, &user, None, "delete task 424242").await;
+    assert_eq!(failed.tool_calls[0].result["ok"], false);
+    assert!(failed.response.contains("not found"), "{}", failed.response);
+}
+
+#[tokio::test]
+async fn chat_input_and_conversation_ids_are_checked() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    let other = app.sign_up().await;
+    assert_eq!(chat(&app, &user, None, "   ").await.status(), 422);
+    assert_eq!(chat(&app, &user, None, &"x".repeat(4001)).await.status(), 422);
+    assert_eq!(chat(&app, &user, Some("not-a-uuid"), "hi").await.status(), 404);
+    let theirs = chat_ok(&app, &other, None, "help").await;
+    assert_eq!(
+        chat(&app, &user, Some(&theirs.conversation_id), "help").await.status(),
+        404,
+        "another user's conversation"
+    );
+    let messages = app
+        .authed(Method::GET, &format!("/api/{}/conversations/{}/messages", user.id, theirs.conversation_id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(messages.status(), 404);
+    let anonymous = app
+        .client
+        .post(app.url(&format!("/api/{}/chat", user.id)))
+        .json(&json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn a_model_adds_a_task_from_a_sentence() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    fake.then_tools(&[(
+        "call_1",
+        "add_task",
+        json!({"title": "Pay the bills", "priority": "high", "due_at": "2030-01-04"}),
+    )])
+    .then_text("Added \"Pay the bills\" for Friday, high priority.");
+    let answer = chat_ok(&app, &user, None, "remind me to pay the bills on Friday, high priority").await;
+    assert_eq!(answer.response, "Added \"Pay the bills\" for Friday, high priority.");
+    assert_eq!(answer.tool_calls.len(), 1);
+    assert_eq!(answer.tool_calls[0].arguments["title"], "Pay the bills");
+    let tasks = tasks_of(&app, &user).await;
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].priority, api_types::Priority::High);
+    assert_eq!(tasks[0].due_at.unwrap().to_rfc3339(), "2030-01-04T23:59:00+00:00");
+    let first_request = &fake.requests()[0];
+    assert_eq!(first_request["model"], "fake-model");
+    assert_eq!(first_request["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(first_request["messages"][0]["role"], "system");
+}
+
+#[tokio::test]
+async fn delete_the_meeting_task_lists_then_deletes_the_right_id() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    let meeting = app.create_task(&user, json!({"title": "Team meeting notes"})).await;
+    app.create_task(&user, json!({"title": "Buy milk"})).await;
+    fake.then_tools(&[("call_list", "list_tasks", json!({"search": "meeting"}))])
+        .then_tools(&[("call_delete", "delete_task", json!({"task_id": meeting.id}))])
+        .then_text("Deleted the meeting task.");
+    let answer = chat_ok(&app, &user, None, "delete the meeting task").await;
+    let names: Vec<&str> = answer.tool_calls.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["list_tasks", "delete_task"]);
+    assert_eq!(answer.tool_calls[0].result["tasks"][0]["id"], meeting.id, "the list found it");
+    let titles: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|t| t.title).collect();
+    assert_eq!(titles, ["Buy milk"]);
+    // The second model request saw the list result paired with its call.
+    let second = &fake.requests()[1]["messages"];
+    let tool_message = second.as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
+    assert_eq!(tool_message["tool_call_id"], "call_list");
+}
+
+#[tokio::test]
+async fn a_tool_error_goes_back_to_the_model_to_explain() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    fake.then_tools(&[("call_x", "complete_task", json!({"task_id": 987654}))])
+        .then_text("I couldn't find task 987654.");
+    let answer = chat_ok(&app, &user, None, "complete task 987654").await;
+    assert_eq!(answer.response, "I couldn't find task 987654.");
+    assert_eq!(answer.tool_calls[0].result["ok"], false);
+    let messages = fake.requests()[1]["messages"].as_array().unwrap().clone();
+    let result: Value = serde_json::from_str(messages.last().unwrap()["content"].as_str().unwrap()).unwrap();
+    assert_eq!(result["ok"], false);
+    assert!(result["error"].as_str().unwrap().contains("not found"), "{result}");
+}
+
+#[tokio::test]
+async fn turn_two_replays_turn_one_tool_calls_paired_with_their_results() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    fake.then_tools(&[
+        ("call_a", "add_task", json!({"title": "Water plants"})),
+        ("call_b", "add_task", json!({"title": "Feed cat"})),
+    ])
+    .then_text("Added both.")
+    .then_text("You have two tasks.");
+    let first = chat_ok(&app, &user, None, "add water plants and feed cat").await;
+    chat_ok(&app, &user, Some(&first.conversation_id), "how many tasks do I have?").await;
+
+    let replayed = fake.requests()[2]["messages"].as_array().unwrap().clone();
+    let roles: Vec<&str> = replayed.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant", "user"]);
+    let calls = replayed[2]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls[0]["id"], "call_a");
+    assert_eq!(calls[1]["id"], "call_b");
+    assert_eq!(calls[0]["function"]["name"], "add_task");
+    assert_eq!(replayed[3]["tool_call_id"], "call_a");
+    assert_eq!(replayed[4]["tool_call_id"], "call_b");
+    let result: Value = serde_json::from_str(replayed[3]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(result["task"]["title"], "Water plants");
+    assert_eq!(replayed[5]["content"], "Added both.");
+    assert_eq!(replayed[6]["content"], "how many tasks do I have?");
+}
+
+#[tokio::test]
+async fn a_model_cannot_act_for_another_user() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    let victim = app.sign_up().await;
+    fake.then_tools(&[("call_1", "add_task", json!({"title": "sneaky", "user_id": victim.id}))]).then_text("ok");
+    chat_ok(&app, &user, None, "add a task for the other user").await;
+    assert!(tasks_of(&app, &victim).await.is_empty(), "the victim has no task");
+    assert_eq!(tasks_of(&app, &user).await[0].title, "sneaky", "the token's user got it");
+}
+
+#[tokio::test]
+async fn a_failing_model_is_a_clear_error_and_loses_nothing() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    // A tool runs, then the model fails on every retry.
+    fake.then_tools(&[("call_1", "add_task", json!({"title": "Saved before the failure"}))])
+        .then(Scripted::Status(500))
+        .then(Scripted::Status(500));
+    let response = chat(&app, &user, None, "add saved before the failure").await;
+    assert_eq!(response.status(), 503);
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error, "model_unavailable");
+    assert!(body.message.contains("add_task"), "says what was already done: {}", body.message);
+    assert_eq!(tasks_of(&app, &user).await[0].title, "Saved before the failure");
+    let conversation = &conversations_of(&app, &user).await[0];
+    let messages = messages_of(&app, &user, &conversation.id).await;
+    assert_eq!(messages[0].content.as_deref(), Some("add saved before the failure"), "the message is stored");
+    assert_eq!(messages[1].tool_calls[0].result["ok"], true);
+
+    // A 4xx from the model is not retried and is a 502.
+    fake.then(Scripted::Status(400));
+    let rejected = chat(&app, &user, Some(&conversation.id), "again").await;
+    assert_eq!(rejected.status(), 502);
+    let body: ErrorBody = rejected.json().await.unwrap();
+    assert_eq!(body.error, "model_error");
+}
+
+#[tokio::test]
+async fn a_model_that_times_out_is_retried_then_reported() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    fake.then(Scripted::Hang(Duration::from_secs(3))).then(Scripted::Hang(Duration::from_secs(3)));
+    let started = std::time::Instant::now();
+    let response = chat(&app, &user, None, "hello?").await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(fake.requests().len(), 2, "one retry");
+    assert!(started.elapsed() < Duration::from_secs(6), "the 1 s timeout applied");
+}
+
+#[tokio::test]
+async fn tool_rounds_are_bounded() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 2).await else { return };
+    let user = app.sign_up().await;
+    for round in 0..3 {
+        fake.then_tools(&[(&format!("call_{round}"), "list_tasks", json!({}))]);
+    }
+    let answer = chat_ok(&app, &user, None, "loop forever").await;
+    assert!(answer.response.contains("stopped after 2 rounds"), "{}", answer.response);
+    assert_eq!(answer.tool_calls.len(), 2, "two rounds ran; the third request for tools was refused");
+    assert_eq!(fake.requests().len(), 3);
+}
