@@ -33,14 +33,21 @@ impl Drop for Chromedriver {
     }
 }
 
-fn binary(variable: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(variable).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default));
-    path.is_file().then_some(path)
+/// The first of `names` that exists: the variable's path, a default path, then `PATH`.
+fn binary(variable: &str, names: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
+        return Some(PathBuf::from(path)).filter(|path| path.is_file());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::iter::once(PathBuf::from("/usr/bin")).chain(std::env::split_paths(&path)).collect();
+    names.iter().flat_map(|name| dirs.iter().map(move |dir| dir.join(name))).find(|candidate| candidate.is_file())
 }
 
 /// chromedriver and Chromium, or a loud skip (a failure in CI).
 fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
-    match (binary("CHROMEDRIVER", "/usr/bin/chromedriver"), binary("CHROMIUM", "/usr/bin/chromium")) {
+    let driver = binary("CHROMEDRIVER", &["chromedriver"]);
+    let browser = binary("CHROMIUM", &["chromium", "chromium-browser", "google-chrome"]);
+    match (driver, browser) {
         (Some(driver), Some(browser)) => Some((driver, browser)),
         _ if std::env::var_os("CI").is_some() => {
             panic!("chromedriver or chromium is missing in CI: install Debian's chromium and chromium-driver")

@@ -102,8 +102,8 @@ impl AppState {
     /// Every failed authenticated call goes through here: a 401 ends the session and sends the
     /// user to the sign-in page with a reason; anything else returns the sentence to show.
     pub fn failed(self, error: &super::api::ApiError) -> String {
-        if let super::api::ApiError::Unauthorized(body) = error {
-            let text = format!("Your session has ended ({}). Please sign in again.", body.message);
+        if let super::api::ApiError::Unauthorized(_) = error {
+            let text = "Your session has expired or is no longer valid. Please sign in again.".to_owned();
             self.sign_out(Some(Notice { kind: NoticeKind::Error, text }));
         }
         error.message()
