@@ -176,6 +176,9 @@ fn console_errors(entries: &[Value]) -> Vec<String> {
 async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
 
+    let index = http.get(format!("{url}/")).send().await?;
+    ensure!(index.headers().contains_key("content-security-policy"), "the app is served with a CSP");
+
     // Signed out, `/` leads to the sign-in page; from there to sign-up.
     client.goto(&format!("{url}/")).await?;
     css(client, "#signin-email").await?;
