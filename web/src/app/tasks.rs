@@ -97,6 +97,7 @@ pub fn TaskPanel() -> Element {
     let app = use_context::<AppState>();
     let mut status = use_signal(|| StatusFilter::All);
     let mut search = use_signal(String::new);
+    let mut tag = use_signal(|| None::<String>);
     let mut sort = use_signal(|| SortChoice::Newest);
     let mut limit = use_signal(|| PAGE_SIZE);
     let mut reload = use_signal(|| 0_u64);
@@ -115,6 +116,7 @@ pub fn TaskPanel() -> Element {
         let query = TaskQuery {
             status: Some(status()),
             q: (!text.is_empty()).then_some(text),
+            tag: tag(),
             sort: Some(sort_by),
             order: Some(order),
             limit: Some(limit()),
@@ -231,7 +233,7 @@ pub fn TaskPanel() -> Element {
     let hidden = pending_delete.read().as_ref().map(|pending| pending.task.id);
     let visible: Option<Vec<Task>> =
         tasks.read().as_ref().map(|list| list.iter().filter(|task| Some(task.id) != hidden).cloned().collect());
-    let filtered = status() != StatusFilter::All || !search().trim().is_empty();
+    let filtered = status() != StatusFilter::All || !search().trim().is_empty() || tag().is_some();
     let overdue = visible.as_ref().map(|list| list.iter().filter(|task| task.is_overdue(now)).count()).unwrap_or(0);
     let shown_total = total() - i64::from(hidden.is_some());
 
@@ -268,6 +270,16 @@ pub fn TaskPanel() -> Element {
                         value: "{search}", oninput: move |e| search.set(e.value()),
                     }
                 }
+                if let Some(current) = tag() {
+                    span { class: "tag-filter",
+                        "Tagged #{current}"
+                        button {
+                            r#type: "button", class: "icon", aria_label: "Stop filtering by #{current}",
+                            onclick: move |_| tag.set(None),
+                            "×"
+                        }
+                    }
+                }
                 div { class: "sort",
                     label { r#for: "task-sort", "Sort" }
                     select {
@@ -297,7 +309,11 @@ pub fn TaskPanel() -> Element {
                         p { "No tasks match these filters." }
                         button {
                             r#type: "button", class: "secondary",
-                            onclick: move |_| { status.set(StatusFilter::All); search.set(String::new()); },
+                            onclick: move |_| {
+                                status.set(StatusFilter::All);
+                                search.set(String::new());
+                                tag.set(None);
+                            },
                             "Clear filters"
                         }
                     }
@@ -318,6 +334,7 @@ pub fn TaskPanel() -> Element {
                                 on_toggle: toggle,
                                 on_delete: delete,
                                 on_saved: replace,
+                                on_tag: move |name| tag.set(Some(name)),
                             }
                         }
                     }
@@ -453,6 +470,7 @@ fn TaskRow(
     on_toggle: EventHandler<(i64, bool)>,
     on_delete: EventHandler<Task>,
     on_saved: EventHandler<Task>,
+    on_tag: EventHandler<String>,
 ) -> Element {
     let mut editing = use_signal(|| false);
     let id = task.id;
@@ -505,8 +523,12 @@ fn TaskRow(
                             if overdue { "Overdue · {time::due_label(due)}" } else { "Due {time::due_label(due)}" }
                         }
                     }
-                    for tag in task.tags.iter() {
-                        span { key: "{tag}", class: "tag", "#{tag}" }
+                    for name in task.tags.iter().cloned() {
+                        button {
+                            key: "{name}", r#type: "button", class: "tag", title: "Show only tasks tagged #{name}",
+                            onclick: move |_| on_tag.call(name.clone()),
+                            "#{name}"
+                        }
                     }
                     span { class: "task-id", "#{id}" }
                 }
