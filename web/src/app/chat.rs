@@ -94,7 +94,6 @@ pub fn ChatPanel() -> Element {
         spawn(async move {
             match api::chat(&credentials, &request).await {
                 Ok(answer) => {
-                    let started = conversation.peek().is_none();
                     conversation.set(Some(answer.conversation_id));
                     if answer.tool_calls.iter().any(|call| call.changes_tasks() && call.succeeded()) {
                         app.task_changes_elsewhere();
@@ -105,9 +104,8 @@ pub fn ChatPanel() -> Element {
                         tool_calls: answer.tool_calls,
                         failed: false,
                     });
-                    if started {
-                        history_version += 1;
-                    }
+                    // The list is ordered by last activity, and a new conversation joins it.
+                    history_version += 1;
                 }
                 Err(failure) => {
                     let message = app.failed(&failure);
@@ -187,7 +185,11 @@ pub fn ChatPanel() -> Element {
                 if let Some(model) = model {
                     span { class: "model", title: "The model answering", "{model}" }
                 }
-                button { id: "new-conversation", r#type: "button", class: "secondary small", onclick: move |_| start_new(), "New conversation" }
+                button {
+                    id: "new-conversation", r#type: "button", class: "secondary small", disabled: pending(),
+                    onclick: move |_| start_new(),
+                    "New conversation"
+                }
             }
             if offline {
                 p { class: "offline-note", id: "offline-note",
