@@ -183,6 +183,7 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     client.goto(&format!("{url}/")).await?;
     css(client, "#signin-email").await?;
     ensure!(path(client).await? == "/signin", "not on /signin");
+    print_timing(client, "first visit, empty cache, signed out", "todo-chatbot:first-render").await?;
     css(client, "a[href='/signup']").await?.click().await?;
     css(client, "#signup-name").await?.send_keys("Grace Hopper").await?;
     css(client, "#signup-email").await?.send_keys("grace@example.com").await?;
@@ -262,7 +263,7 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     ensure!(css(client, &format!("{kubernetes} .task-toggle")).await?.is_selected().await?, "ticked after reload");
     ensure!(!css(client, &format!("{milk} .task-toggle")).await?.is_selected().await?, "the other stays open");
     ensure!(path(client).await? == "/", "not on /");
-    print_timing(client).await?;
+    print_timing(client, "reload, signed in, cached", "todo-chatbot:tasks-loaded").await?;
 
     // Sign out: back to the sign-in page, and a reload stays there.
     css(client, "#sign-out").await?.click().await?;
@@ -279,21 +280,20 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The page's own navigation timing for `/` (signed in), for docs/benchmarks.md.
-async fn print_timing(client: &Client) -> anyhow::Result<()> {
-    let timing = wait_until(
-        client,
-        "the navigation timing marks",
+/// The page's own navigation timing, for docs/benchmarks.md, once the mark `until` is set.
+async fn print_timing(client: &Client, label: &str, until: &str) -> anyhow::Result<()> {
+    let script = format!(
         "const nav = performance.getEntriesByType('navigation')[0]; \
          const mark = name => performance.getEntriesByName(name)[0]?.startTime; \
          const wasm = performance.getEntriesByType('resource').find(r => r.name.endsWith('.wasm')); \
-         if (!nav || nav.loadEventEnd === 0 || mark('todo-chatbot:tasks-loaded') === undefined) return null; \
-         return { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, \
+         if (!nav || nav.loadEventEnd === 0 || mark({until}) === undefined) return null; \
+         return {{ responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, \
                   firstRender: mark('todo-chatbot:first-render'), tasksLoaded: mark('todo-chatbot:tasks-loaded'), \
-                  wasmTransferred: wasm?.transferSize, wasmDecoded: wasm?.decodedBodySize };",
-    )
-    .await?;
-    println!("BENCH web navigation timing of / (ms since navigation start; bytes): {timing}");
+                  wasmTransferred: wasm?.transferSize, wasmDecoded: wasm?.decodedBodySize }};",
+        until = json!(until)
+    );
+    let timing = wait_until(client, "the navigation timing marks", &script).await?;
+    println!("BENCH web navigation timing ({label}; ms since navigation start, bytes): {timing}");
     Ok(())
 }
 
