@@ -35,7 +35,9 @@ say() { echo "install-chart-tools: $*" >&2; }
 have_version() { # expected version string, command printing its version
   local expected=$1
   shift
-  [ -x "$1" ] && "$@" 2>/dev/null | grep -q -- "$expected"
+  # grep reads everything (no -q): an early exit would SIGPIPE the command and, under
+  # pipefail, fail the check at random.
+  [ -x "$1" ] && "$@" 2>/dev/null | grep -- "$expected" >/dev/null
 }
 helm_ok() { have_version "$HELM_VERSION" "$bin/helm" version --short; }
 kubectl_ok() { have_version "$KUBECTL_VERSION" "$bin/kubectl" version --client; }

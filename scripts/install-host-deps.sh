@@ -77,5 +77,10 @@ log "installing the Rust toolchain and targets pinned in rust-toolchain.toml"
 (cd "$root" && rustup toolchain install >/dev/null)
 log "installing the chart tools (helm, kubectl, kubernetes-validate, checkov, yamllint, actionlint) into .tools/"
 bash "$root/scripts/install-chart-tools.sh"
+MCP_VERSION=2.3.0
+if ! "$root/.tools/venv/bin/python" -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION'" 2>/dev/null; then
+  log "installing the official MCP Python SDK $MCP_VERSION (the /mcp tests' client)"
+  "$root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "mcp==$MCP_VERSION"
+fi
 start_dockerd
 log "host ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), $(docker compose version --short | sed 's/^/compose /'), just $(just --version | cut -d' ' -f2)"

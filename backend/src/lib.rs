@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod mcp;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

@@ -6,6 +6,7 @@ mod chat;
 mod fake_model;
 mod health;
 mod helpers;
+mod mcp;
 mod migrations;
 mod operability;
 mod tasks;

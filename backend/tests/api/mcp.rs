@@ -1,0 +1,86 @@
+//! `/mcp` driven by a client nobody here wrote: the official MCP Python SDK.
+
+use crate::helpers::spawn_app;
+use api_types::TaskPage;
+use reqwest::Method;
+use serde_json::Value;
+use std::{path::PathBuf, process::Command};
+
+/// The Python that has the `mcp` package (`MCP_PYTHON`, else the project's `.tools/venv`).
+fn mcp_python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("MCP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python"));
+    let works = Command::new(&candidate).args(["-c", "import mcp"]).output().is_ok_and(|out| out.status.success());
+    match works {
+        true => Some(candidate),
+        false if std::env::var_os("CI").is_some() => {
+            panic!("{} cannot import mcp in CI: scripts/install-host-deps.sh installs it", candidate.display())
+        }
+        false => {
+            eprintln!(
+                "\n!!! SKIPPED: no Python with the `mcp` package ({}); run scripts/install-host-deps.sh\n",
+                candidate.display()
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_official_python_sdk_lists_and_calls_the_tools_as_the_token_user() {
+    let Some(app) = spawn_app().await else { return };
+    let Some(python) = mcp_python() else { return };
+    let user = app.sign_up().await;
+    let other = app.sign_up().await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp/client.py");
+    let url = app.url("/mcp");
+    let token = user.token.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(script).args([&url, &token, "Plan the MCP demo"]).output()
+    })
+    .await
+    .unwrap()
+    .expect("running the MCP client");
+    assert!(output.status.success(), "client failed: {}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        seen["tools"],
+        serde_json::json!(["add_task", "complete_task", "delete_task", "list_tasks", "update_task"])
+    );
+    assert_eq!(seen["add_schema_required"], serde_json::json!(["title"]));
+    assert_eq!(seen["added_is_error"], false);
+    assert_eq!(seen["added"]["task"]["title"], "Plan the MCP demo");
+    assert_eq!(seen["listed"]["total"], 1);
+    assert_eq!(seen["listed"]["tasks"][0]["priority"], "high");
+    assert_eq!(seen["missing_is_error"], true);
+    assert!(seen["missing"]["error"].as_str().unwrap().contains("not found"));
+
+    // The task belongs to the token's user, visible through REST; the other user has none.
+    let mine: TaskPage =
+        app.authed(Method::GET, &format!("/api/{}/tasks", user.id), &user).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mine.total, 1);
+    let theirs: TaskPage = app
+        .authed(Method::GET, &format!("/api/{}/tasks", other.id), &other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs.total, 0);
+}
+
+#[tokio::test]
+async fn mcp_without_a_token_is_401() {
+    let Some(app) = spawn_app().await else { return };
+    let response = app
+        .client
+        .post(app.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
