@@ -86,3 +86,99 @@ pub enum AssistantMode {
     /// No OPENAI_API_KEY: the built-in offline assistant understands common commands.
     Offline,
 }
+
+impl ToolCallRecord {
+    /// Whether the tool reported success (`{"ok": true, ...}`).
+    pub fn succeeded(&self) -> bool {
+        self.result.get("ok").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// One line for people, e.g. "added task 12: pay bills" or "complete_task failed: task 9
+    /// not found". Clients show it as a chip under the assistant's answer.
+    pub fn summary(&self) -> String {
+        if !self.succeeded() {
+            let error = self.result.get("error").and_then(Value::as_str).unwrap_or("no details");
+            return format!("{} failed: {error}", self.name);
+        }
+        let task = self.result.get("task");
+        let id = task
+            .and_then(|task| task.get("id"))
+            .or_else(|| self.arguments.get("task_id"))
+            .or_else(|| self.arguments.get("id"))
+            .and_then(Value::as_i64);
+        let title = task.and_then(|task| task.get("title")).and_then(Value::as_str);
+        let subject = match (id, title) {
+            (Some(id), Some(title)) => format!("task {id}: {title}"),
+            (Some(id), None) => format!("task {id}"),
+            (None, Some(title)) => format!("task: {title}"),
+            (None, None) => "a task".to_owned(),
+        };
+        match self.name.as_str() {
+            "add_task" => format!("added {subject}"),
+            "update_task" => format!("updated {subject}"),
+            "delete_task" => format!("deleted {subject}"),
+            "complete_task" => {
+                let reopened = task.and_then(|task| task.get("completed")).and_then(Value::as_bool) == Some(false);
+                format!("{} {subject}", if reopened { "reopened" } else { "completed" })
+            }
+            "list_tasks" => match self.result.get("tasks").and_then(Value::as_array).map(Vec::len) {
+                Some(1) => "listed 1 task".to_owned(),
+                Some(count) => format!("listed {count} tasks"),
+                None => "listed tasks".to_owned(),
+            },
+            other => format!("ran {other}"),
+        }
+    }
+
+    /// Whether the tool may have changed the user's tasks (so task lists should reload).
+    pub fn changes_tasks(&self) -> bool {
+        self.name != "list_tasks"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(name: &str, arguments: Value, result: Value) -> ToolCallRecord {
+        ToolCallRecord { name: name.to_owned(), arguments, result }
+    }
+
+    #[test]
+    fn summaries_name_the_task_and_what_happened_to_it() {
+        let added = call(
+            "add_task",
+            json!({"title": "pay bills"}),
+            json!({"ok": true, "task": {"id": 12, "title": "pay bills"}}),
+        );
+        assert_eq!(added.summary(), "added task 12: pay bills");
+        let completed = call(
+            "complete_task",
+            json!({"task_id": 3}),
+            json!({"ok": true, "task": {"id": 3, "title": "x", "completed": true}}),
+        );
+        assert_eq!(completed.summary(), "completed task 3: x");
+        let reopened = call(
+            "complete_task",
+            json!({"task_id": 3}),
+            json!({"ok": true, "task": {"id": 3, "title": "x", "completed": false}}),
+        );
+        assert_eq!(reopened.summary(), "reopened task 3: x");
+        let deleted = call("delete_task", json!({"task_id": 4}), json!({"ok": true}));
+        assert_eq!(deleted.summary(), "deleted task 4");
+        let listed = call("list_tasks", json!({}), json!({"ok": true, "tasks": [{}, {}]}));
+        assert_eq!(listed.summary(), "listed 2 tasks");
+        assert!(!listed.changes_tasks());
+        assert!(deleted.changes_tasks());
+    }
+
+    #[test]
+    fn a_failed_tool_says_why() {
+        let failed = call("complete_task", json!({"task_id": 9}), json!({"ok": false, "error": "task 9 not found"}));
+        assert!(!failed.succeeded());
+        assert_eq!(failed.summary(), "complete_task failed: task 9 not found");
+        let garbled = call("add_task", json!({}), json!("not an object"));
+        assert_eq!(garbled.summary(), "add_task failed: no details");
+    }
+}

@@ -1,15 +1,164 @@
 //! Every call the app makes to the backend, through the web server's `/api` proxy, typed by
-//! the shared `api-types` crate.
+//! the shared `api-types` crate: a path or a body is written here and nowhere else.
 
-use api_types::Readiness;
-use gloo_net::http::Request;
+use api_types::{
+    AuthResponse, ChatMessage, ChatRequest, ChatResponse, CompleteRequest, ConversationSummary, ErrorBody, NewTask,
+    ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch, TaskQuery, User,
+};
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
 
-/// `/api/readyz` answers 503 with the same body when not ready: both are an answer.
-pub async fn readiness() -> Result<Readiness, String> {
-    let response = Request::get("/api/readyz").send().await.map_err(|error| error.to_string())?;
-    if matches!(response.status(), 200 | 503) {
-        response.json::<Readiness>().await.map_err(|error| error.to_string())
-    } else {
-        Err(format!("HTTP {}", response.status()))
+/// Why a call did not give the expected answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// 401: the token is missing, expired or revoked (or, for sign-in, the credentials are wrong).
+    Unauthorized(ErrorBody),
+    /// Any other error status, with the API's error body.
+    Status { status: u16, body: ErrorBody },
+    /// No answer at all, or one that is not the contract's shape.
+    Network(String),
+}
+
+impl ApiError {
+    /// A sentence to show.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthorized(body) => body.message.clone(),
+            ApiError::Status { body, .. } if !body.fields.is_empty() => "Please correct the highlighted fields.".into(),
+            ApiError::Status { body, .. } => body.message.clone(),
+            ApiError::Network(detail) => format!("The server could not be reached ({detail}). Try again."),
+        }
     }
+
+    /// The message the API gave for one field of the request, for showing next to its input.
+    pub fn field(&self, name: &str) -> Option<String> {
+        let ApiError::Status { body, .. } = self else { return None };
+        let messages: Vec<&str> = body
+            .fields
+            .iter()
+            .filter(|error| error.field == name || error.field.starts_with(&format!("{name}[")))
+            .map(|error| error.message.as_str())
+            .collect();
+        (!messages.is_empty()).then(|| messages.join("; "))
+    }
+}
+
+/// Who is calling: the signed-in user's id (the `{user_id}` of every route) and token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub user_id: String,
+    pub token: String,
+}
+
+impl From<&AuthResponse> for Credentials {
+    fn from(session: &AuthResponse) -> Self {
+        Self { user_id: session.user.id.clone(), token: session.token.clone() }
+    }
+}
+
+fn authorized(request: RequestBuilder, credentials: &Credentials) -> RequestBuilder {
+    request.header("Authorization", &format!("Bearer {}", credentials.token))
+}
+
+fn user_path(credentials: &Credentials, rest: &str) -> String {
+    format!("/api/{}/{rest}", credentials.user_id)
+}
+
+async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<Response, ApiError> {
+    let response = request
+        .map_err(|error| ApiError::Network(error.to_string()))?
+        .send()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    // The proxy and the backend always answer with ErrorBody; anything else is reported as is.
+    let body = match response.json::<ErrorBody>().await {
+        Ok(body) => body,
+        Err(_) => ErrorBody {
+            error: "http_error".into(),
+            message: format!("The server answered {status} {}.", response.status_text()),
+            fields: Vec::new(),
+        },
+    };
+    Err(if status == 401 { ApiError::Unauthorized(body) } else { ApiError::Status { status, body } })
+}
+
+async fn json<T: DeserializeOwned>(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<T, ApiError> {
+    send(request).await?.json::<T>().await.map_err(|error| ApiError::Network(format!("unexpected answer: {error}")))
+}
+
+pub async fn sign_up(request: &SignUpRequest) -> Result<AuthResponse, ApiError> {
+    json(Request::post("/api/auth/sign-up").json(request)).await
+}
+
+pub async fn sign_in(request: &SignInRequest) -> Result<AuthResponse, ApiError> {
+    json(Request::post("/api/auth/sign-in").json(request)).await
+}
+
+pub async fn me(credentials: &Credentials) -> Result<User, ApiError> {
+    json(authorized(Request::get("/api/auth/me"), credentials).build()).await
+}
+
+pub async fn info() -> Result<ServiceInfo, ApiError> {
+    json(Request::get("/api/info").build()).await
+}
+
+/// `TaskQuery` as query pairs, named by its own serde attributes so the names stay the contract's.
+fn query_pairs(query: &TaskQuery) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(query) else { return Vec::new() };
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| match value {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(text) => Some((name, text)),
+            other => Some((name, other.to_string())),
+        })
+        .collect()
+}
+
+pub async fn list_tasks(credentials: &Credentials, query: &TaskQuery) -> Result<TaskPage, ApiError> {
+    let pairs = query_pairs(query);
+    let request = Request::get(&user_path(credentials, "tasks"))
+        .query(pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+    json(authorized(request, credentials).build()).await
+}
+
+pub async fn create_task(credentials: &Credentials, task: &NewTask) -> Result<Task, ApiError> {
+    json(authorized(Request::post(&user_path(credentials, "tasks")), credentials).json(task)).await
+}
+
+pub async fn update_task(credentials: &Credentials, id: i64, patch: &TaskPatch) -> Result<Task, ApiError> {
+    json(authorized(Request::patch(&user_path(credentials, &format!("tasks/{id}"))), credentials).json(patch)).await
+}
+
+pub async fn set_completed(credentials: &Credentials, id: i64, completed: bool) -> Result<Task, ApiError> {
+    let path = user_path(credentials, &format!("tasks/{id}/complete"));
+    json(authorized(Request::patch(&path), credentials).json(&CompleteRequest { completed: Some(completed) })).await
+}
+
+pub async fn delete_task(credentials: &Credentials, id: i64) -> Result<(), ApiError> {
+    send(authorized(Request::delete(&user_path(credentials, &format!("tasks/{id}"))), credentials).build()).await?;
+    Ok(())
+}
+
+pub async fn chat(credentials: &Credentials, request: &ChatRequest) -> Result<ChatResponse, ApiError> {
+    json(authorized(Request::post(&user_path(credentials, "chat")), credentials).json(request)).await
+}
+
+pub async fn conversations(credentials: &Credentials) -> Result<Vec<ConversationSummary>, ApiError> {
+    json(authorized(Request::get(&user_path(credentials, "conversations")), credentials).build()).await
+}
+
+pub async fn messages(credentials: &Credentials, conversation_id: &str) -> Result<Vec<ChatMessage>, ApiError> {
+    let path = user_path(credentials, &format!("conversations/{conversation_id}/messages"));
+    json(authorized(Request::get(&path), credentials).build()).await
+}
+
+pub async fn delete_conversation(credentials: &Credentials, conversation_id: &str) -> Result<(), ApiError> {
+    let path = user_path(credentials, &format!("conversations/{conversation_id}"));
+    send(authorized(Request::delete(&path), credentials).build()).await?;
+    Ok(())
 }

@@ -1,10 +1,17 @@
-//! The browser app. For now one page that tells whether the backend is ready; the task list
-//! and the chat come next.
+//! The browser app: sign up and sign in, then the task list and the assistant side by side.
+//! Routing is the path of `window.location` in a signal (three pages need no router crate);
+//! the web server answers every unknown path with index.html, so deep links and reloads work.
 
 mod api;
+mod auth;
+mod browser;
+mod chat;
+mod state;
+mod tasks;
+mod time;
 
-use api_types::{CheckStatus, Readiness};
 use dioxus::prelude::*;
+use state::{AppState, Notice, NoticeKind, Route};
 
 pub fn launch() {
     dioxus::launch(App);
@@ -12,42 +19,90 @@ pub fn launch() {
 
 #[component]
 fn App() -> Element {
-    let mut readiness = use_resource(api::readiness);
+    let app = use_context_provider(AppState::new);
+    use_hook(move || {
+        let mut route = app.route;
+        browser::on_popstate(move |path| route.set(Route::from_path(&path)));
+    });
+
+    let signed_in = app.session.read().is_some();
+    let route = *app.route.read();
+    // Pages that do not fit the session are redirected, not rendered.
+    let shown = match (signed_in, route) {
+        (false, Route::Home) => Route::SignIn,
+        (true, Route::SignIn | Route::SignUp) => Route::Home,
+        (_, route) => route,
+    };
+    use_effect(move || {
+        let signed_in = app.session.read().is_some();
+        let route = *app.route.read();
+        match (signed_in, route) {
+            (false, Route::Home) => app.redirect(Route::SignIn),
+            (true, Route::SignIn | Route::SignUp) => app.redirect(Route::Home),
+            _ => {}
+        }
+    });
+
+    use_effect(|| browser::mark("todo-chatbot:first-render"));
+
     rsx! {
-        main { class: "shell",
-            header { class: "brand",
-                h1 { "todo-chatbot" }
-                p { class: "tagline", "Your tasks, managed by talking to them." }
-            }
-            section { class: "card", aria_live: "polite",
-                h2 { "Service status" }
-                match &*readiness.read() {
-                    None => rsx! { p { class: "status pending", "Checking the backend…" } },
-                    Some(Err(error)) => rsx! {
-                        p { class: "status failing", "The backend could not be reached: {error}" }
-                    },
-                    Some(Ok(status)) => rsx! { ReadinessView { readiness: status.clone() } },
-                }
-                button { r#type: "button", onclick: move |_| readiness.restart(), "Check again" }
-            }
+        a { class: "skip-link", href: "#content", "Skip to content" }
+        match shown {
+            Route::SignIn => rsx! { auth::SignIn {} },
+            Route::SignUp => rsx! { auth::SignUp {} },
+            Route::Home => rsx! { Home {} },
         }
     }
 }
 
 #[component]
-fn ReadinessView(readiness: Readiness) -> Element {
-    let (class, headline) =
-        if readiness.is_ready() { ("status ok", "Backend ready") } else { ("status failing", "Backend not ready") };
+fn Home() -> Element {
+    let app = use_context::<AppState>();
+    // A restored session is checked once; a revoked token ends it with the usual 401 path.
+    use_future(move || async move {
+        let Some(credentials) = app.credentials() else { return };
+        if let Err(error) = api::me(&credentials).await {
+            app.failed(&error);
+        }
+    });
+    let name = app.session.read().as_ref().map(|session| session.user.name.clone()).unwrap_or_default();
     rsx! {
-        p { class, "{headline}" }
-        ul { class: "checks",
-            for check in readiness.checks {
-                li { key: "{check.name}",
-                    span { class: if check.status == CheckStatus::Ok { "dot ok" } else { "dot failing" }, aria_hidden: "true" }
-                    strong { "{check.name}" }
-                    " — {check.detail}"
+        header { class: "topbar",
+            div { class: "brand",
+                span { class: "logo", aria_hidden: "true", "✓" }
+                span { class: "brand-name", "todo-chatbot" }
+            }
+            div { class: "account",
+                span { class: "who", "Signed in as " strong { "{name}" } }
+                button {
+                    id: "sign-out",
+                    r#type: "button",
+                    class: "secondary",
+                    onclick: move |_| app.sign_out(Some(Notice { kind: NoticeKind::Info, text: "You have signed out.".into() })),
+                    "Sign out"
                 }
             }
         }
+        main { id: "content", class: "workspace", tabindex: "-1",
+            tasks::TaskPanel {}
+            chat::ChatPanel {}
+        }
+    }
+}
+
+/// The notice left for this page, if any (e.g. why the user was signed out).
+#[component]
+fn NoticeBanner() -> Element {
+    let app = use_context::<AppState>();
+    let notice = app.notice.read().clone();
+    match notice {
+        Some(notice) => {
+            let class = match notice.kind {
+                NoticeKind::Info => "notice info",
+                NoticeKind::Error => "notice error",
+            };
+            rsx! { p { class, role: "status", "{notice.text}" } }
+        }
+        None => rsx! {},
     }
 }

@@ -91,6 +91,13 @@ struct AppState {
     proxy: proxy::Proxy,
 }
 
+/// The app needs only its own origin: its scripts, its wasm (compiling it needs
+/// `wasm-unsafe-eval`), its stylesheet and `/api`. Should an injected script ever run anyway,
+/// it could not send the session token anywhere else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
 fn router(config: &Config) -> Router {
     let index = config.assets_dir.join("index.html");
     // Files are revalidated on every load (cheap: Last-Modified); a new image version is
@@ -106,6 +113,18 @@ fn router(config: &Config) -> Router {
         .route("/api", axum::routing::any(proxy::forward))
         .route("/api/{*rest}", axum::routing::any(proxy::forward))
         .fallback_service(static_files)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            http::header::REFERRER_POLICY,
+            http::HeaderValue::from_static("no-referrer"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             http::header::CACHE_CONTROL,
             http::HeaderValue::from_static("no-cache"),

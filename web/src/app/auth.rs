@@ -1,0 +1,181 @@
+//! `/signin` and `/signup`: one form each; the API's field errors appear next to their inputs.
+
+use super::{
+    NoticeBanner,
+    api::{self, ApiError},
+    state::{AppState, Route},
+};
+use api_types::{SignInRequest, SignUpRequest};
+use dioxus::prelude::*;
+
+#[component]
+pub fn SignIn() -> Element {
+    let app = use_context::<AppState>();
+    let mut email = use_signal(String::new);
+    let mut password = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<ApiError>);
+
+    let submit = move |event: FormEvent| {
+        // Without this the browser would submit the form itself and reload the page.
+        event.prevent_default();
+        if busy() {
+            return;
+        }
+        spawn(async move {
+            busy.set(true);
+            error.set(None);
+            let request = SignInRequest { email: email().trim().to_owned(), password: password() };
+            match api::sign_in(&request).await {
+                Ok(session) => app.signed_in(session),
+                Err(failure) => error.set(Some(failure)),
+            }
+            busy.set(false);
+        });
+    };
+
+    rsx! {
+        AuthLayout { title: "Sign in",
+            NoticeBanner {}
+            form { class: "auth-form", novalidate: true, onsubmit: submit,
+                FormError { error: error() }
+                Field { id: "signin-email", label: "Email", error: error().and_then(|e| e.field("email")),
+                    input {
+                        id: "signin-email", r#type: "email", autocomplete: "email", required: true, autofocus: true,
+                        value: "{email}", oninput: move |e| email.set(e.value()),
+                    }
+                }
+                Field { id: "signin-password", label: "Password", error: error().and_then(|e| e.field("password")),
+                    input {
+                        id: "signin-password", r#type: "password", autocomplete: "current-password", required: true,
+                        value: "{password}", oninput: move |e| password.set(e.value()),
+                    }
+                }
+                button { r#type: "submit", class: "primary wide", disabled: busy(),
+                    if busy() { "Signing in…" } else { "Sign in" }
+                }
+            }
+            p { class: "switch",
+                "New here? "
+                a { href: "/signup", onclick: move |e: MouseEvent| { e.prevent_default(); app.navigate(Route::SignUp) }, "Create an account" }
+            }
+        }
+    }
+}
+
+#[component]
+pub fn SignUp() -> Element {
+    let app = use_context::<AppState>();
+    let mut name = use_signal(String::new);
+    let mut email = use_signal(String::new);
+    let mut password = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<ApiError>);
+
+    let submit = move |event: FormEvent| {
+        // Without this the browser would submit the form itself and reload the page.
+        event.prevent_default();
+        if busy() {
+            return;
+        }
+        spawn(async move {
+            busy.set(true);
+            error.set(None);
+            let request = SignUpRequest {
+                email: email().trim().to_owned(),
+                password: password(),
+                name: name().trim().to_owned(),
+            };
+            match api::sign_up(&request).await {
+                Ok(session) => app.signed_in(session),
+                Err(failure) => error.set(Some(failure)),
+            }
+            busy.set(false);
+        });
+    };
+
+    rsx! {
+        AuthLayout { title: "Create your account",
+            form { class: "auth-form", novalidate: true, onsubmit: submit,
+                FormError { error: error() }
+                Field { id: "signup-name", label: "Name", error: error().and_then(|e| e.field("name")),
+                    input {
+                        id: "signup-name", r#type: "text", autocomplete: "name", required: true, autofocus: true,
+                        value: "{name}", oninput: move |e| name.set(e.value()),
+                    }
+                }
+                Field { id: "signup-email", label: "Email", error: error().and_then(|e| e.field("email")),
+                    input {
+                        id: "signup-email", r#type: "email", autocomplete: "email", required: true,
+                        value: "{email}", oninput: move |e| email.set(e.value()),
+                    }
+                }
+                Field { id: "signup-password", label: "Password", hint: "At least 8 characters.",
+                    error: error().and_then(|e| e.field("password")),
+                    input {
+                        id: "signup-password", r#type: "password", autocomplete: "new-password", required: true,
+                        minlength: "8", value: "{password}", oninput: move |e| password.set(e.value()),
+                    }
+                }
+                button { r#type: "submit", class: "primary wide", disabled: busy(),
+                    if busy() { "Creating your account…" } else { "Create account" }
+                }
+            }
+            p { class: "switch",
+                "Already have an account? "
+                a { href: "/signin", onclick: move |e: MouseEvent| { e.prevent_default(); app.navigate(Route::SignIn) }, "Sign in" }
+            }
+        }
+    }
+}
+
+#[component]
+fn AuthLayout(title: &'static str, children: Element) -> Element {
+    rsx! {
+        main { id: "content", class: "auth-page",
+            div { class: "auth-card",
+                div { class: "brand big",
+                    span { class: "logo", aria_hidden: "true", "✓" }
+                    span { class: "brand-name", "todo-chatbot" }
+                }
+                p { class: "tagline", "Your tasks, managed by talking to them." }
+                h1 { "{title}" }
+                {children}
+            }
+        }
+    }
+}
+
+/// A label, the input (as children), a hint and the API's message for this field.
+#[component]
+pub fn Field(
+    id: String,
+    label: String,
+    #[props(default)] hint: Option<String>,
+    error: Option<String>,
+    #[props(default)] class: Option<String>,
+    children: Element,
+) -> Element {
+    let class = format!("field {}{}", class.unwrap_or_default(), if error.is_some() { " invalid" } else { "" });
+    rsx! {
+        div { class,
+            label { r#for: "{id}", "{label}" }
+            {children}
+            if let Some(hint) = hint {
+                small { class: "hint", "{hint}" }
+            }
+            if let Some(error) = error {
+                small { class: "field-error", id: "{id}-error", role: "alert", "{error}" }
+            }
+        }
+    }
+}
+
+/// The error of the whole form, when there is one that no single field owns.
+#[component]
+pub fn FormError(error: Option<ApiError>) -> Element {
+    match error {
+        Some(error) => rsx! { p { class: "form-error", role: "alert", "{error.message()}" } },
+        None => rsx! {},
+    }
+}

@@ -1,0 +1,134 @@
+//! What every page shares: the session (kept in localStorage so a reload stays signed in), the
+//! current route (the path of `window.location`), a notice for the user, and a counter that
+//! tells the task list to reload when the assistant changed tasks.
+
+use super::{api::Credentials, browser};
+use api_types::AuthResponse;
+use dioxus::prelude::*;
+
+const SESSION_KEY: &str = "todo-chatbot.session";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Home,
+    SignIn,
+    SignUp,
+}
+
+impl Route {
+    /// Unknown paths show the home page (the web server answers them with index.html).
+    pub fn from_path(path: &str) -> Self {
+        match path.trim_end_matches('/') {
+            "/signin" => Route::SignIn,
+            "/signup" => Route::SignUp,
+            _ => Route::Home,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Home => "/",
+            Route::SignIn => "/signin",
+            Route::SignUp => "/signup",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    Info,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AppState {
+    pub session: Signal<Option<AuthResponse>>,
+    pub route: Signal<Route>,
+    /// Shown on the next page (e.g. "your session expired" on the sign-in page).
+    pub notice: Signal<Option<Notice>>,
+    /// Bumped whenever tasks changed outside the task list (the assistant ran a tool).
+    pub tasks_changed: Signal<u64>,
+}
+
+impl AppState {
+    pub fn new() -> Self {
+        Self {
+            session: Signal::new(load_session()),
+            route: Signal::new(Route::from_path(&browser::pathname())),
+            notice: Signal::new(None),
+            tasks_changed: Signal::new(0),
+        }
+    }
+
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.session.read().as_ref().map(Credentials::from)
+    }
+
+    pub fn navigate(mut self, route: Route) {
+        if *self.route.peek() != route {
+            browser::push_path(route.path());
+            self.route.set(route);
+        }
+    }
+
+    /// Replaces the history entry, for redirects that should not be "back"-able.
+    pub fn redirect(mut self, route: Route) {
+        if *self.route.peek() != route {
+            browser::replace_path(route.path());
+            self.route.set(route);
+        }
+    }
+
+    pub fn signed_in(mut self, session: AuthResponse) {
+        store_session(Some(&session));
+        self.session.set(Some(session));
+        self.notice.set(None);
+        self.navigate(Route::Home);
+    }
+
+    pub fn sign_out(mut self, notice: Option<Notice>) {
+        store_session(None);
+        self.session.set(None);
+        self.notice.set(notice);
+        self.navigate(Route::SignIn);
+    }
+
+    /// Every failed authenticated call goes through here: a 401 ends the session and sends the
+    /// user to the sign-in page with a reason; anything else returns the sentence to show.
+    pub fn failed(self, error: &super::api::ApiError) -> String {
+        if let super::api::ApiError::Unauthorized(_) = error {
+            let text = "Your session has expired or is no longer valid. Please sign in again.".to_owned();
+            self.sign_out(Some(Notice { kind: NoticeKind::Error, text }));
+        }
+        error.message()
+    }
+
+    pub fn task_changes_elsewhere(mut self) {
+        *self.tasks_changed.write() += 1;
+    }
+}
+
+fn load_session() -> Option<AuthResponse> {
+    let raw = browser::storage_get(SESSION_KEY)?;
+    match serde_json::from_str::<AuthResponse>(&raw) {
+        // An expired token would only earn a 401; forget it now.
+        Ok(session) if session.expires_at > super::time::now() => Some(session),
+        _ => {
+            browser::storage_remove(SESSION_KEY);
+            None
+        }
+    }
+}
+
+fn store_session(session: Option<&AuthResponse>) {
+    match session.and_then(|session| serde_json::to_string(session).ok()) {
+        Some(json) => browser::storage_set(SESSION_KEY, &json),
+        None => browser::storage_remove(SESSION_KEY),
+    }
+}

@@ -1,0 +1,634 @@
+//! The task list: add, filter, search, sort; tick, edit in place, delete with undo.
+//! The last page loaded stays on screen while a new one loads, so typing in the search box or
+//! ticking a box never blanks the list.
+
+use super::{
+    api::{self, ApiError},
+    auth::{Field, FormError},
+    browser,
+    state::AppState,
+    time,
+};
+use api_types::{NewTask, Priority, SortOrder, StatusFilter, Task, TaskPatch, TaskQuery, TaskSort};
+use chrono::{DateTime, Utc};
+use dioxus::prelude::*;
+
+/// The API's largest page; "Show more" asks for another.
+const PAGE_SIZE: u32 = 100;
+/// How long a deleted task can be brought back before the DELETE is sent.
+const UNDO_MILLIS: i32 = 5000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortChoice {
+    Newest,
+    Oldest,
+    DueSoonest,
+    PriorityFirst,
+    Title,
+}
+
+impl SortChoice {
+    const ALL: [SortChoice; 5] =
+        [SortChoice::Newest, SortChoice::Oldest, SortChoice::DueSoonest, SortChoice::PriorityFirst, SortChoice::Title];
+
+    fn label(self) -> &'static str {
+        match self {
+            SortChoice::Newest => "Newest first",
+            SortChoice::Oldest => "Oldest first",
+            SortChoice::DueSoonest => "Due soonest",
+            SortChoice::PriorityFirst => "Highest priority",
+            SortChoice::Title => "Title A–Z",
+        }
+    }
+
+    fn value(self) -> &'static str {
+        match self {
+            SortChoice::Newest => "newest",
+            SortChoice::Oldest => "oldest",
+            SortChoice::DueSoonest => "due",
+            SortChoice::PriorityFirst => "priority",
+            SortChoice::Title => "title",
+        }
+    }
+
+    fn from_value(value: &str) -> Self {
+        Self::ALL.into_iter().find(|choice| choice.value() == value).unwrap_or(SortChoice::Newest)
+    }
+
+    fn query(self) -> (TaskSort, SortOrder) {
+        match self {
+            SortChoice::Newest => (TaskSort::Created, SortOrder::Desc),
+            SortChoice::Oldest => (TaskSort::Created, SortOrder::Asc),
+            SortChoice::DueSoonest => (TaskSort::Due, SortOrder::Asc),
+            SortChoice::PriorityFirst => (TaskSort::Priority, SortOrder::Desc),
+            SortChoice::Title => (TaskSort::Title, SortOrder::Asc),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Toast {
+    text: String,
+    error: bool,
+    /// The deleted task this toast can bring back.
+    undo: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PendingDelete {
+    task: Task,
+    token: u64,
+}
+
+/// "home, #work  errands" → ["home", "work", "errands"].
+fn parse_tags(raw: &str) -> Vec<String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .map(|tag| tag.trim().trim_start_matches('#').to_owned())
+        .filter(|tag| !tag.is_empty())
+        .collect()
+}
+
+fn priority_from(value: &str) -> Priority {
+    value.parse().unwrap_or_default()
+}
+
+#[component]
+pub fn TaskPanel() -> Element {
+    let app = use_context::<AppState>();
+    let mut status = use_signal(|| StatusFilter::All);
+    let mut search = use_signal(String::new);
+    let mut tag = use_signal(|| None::<String>);
+    let mut sort = use_signal(|| SortChoice::Newest);
+    let mut limit = use_signal(|| PAGE_SIZE);
+    let mut reload = use_signal(|| 0_u64);
+    // The last answer, kept while the next one loads; `None` until the first arrives.
+    let mut tasks = use_signal(|| None::<Vec<Task>>);
+    let mut total = use_signal(|| 0_i64);
+    let mut loading = use_signal(|| true);
+    let mut load_error = use_signal(|| None::<String>);
+    let mut toast = use_signal(|| None::<Toast>);
+    let mut pending_delete = use_signal(|| None::<PendingDelete>);
+    let mut next_token = use_signal(|| 0_u64);
+
+    let _loader = use_resource(move || {
+        let (sort_by, order) = sort().query();
+        let text = search().trim().to_owned();
+        let query = TaskQuery {
+            status: Some(status()),
+            q: (!text.is_empty()).then_some(text),
+            tag: tag(),
+            sort: Some(sort_by),
+            order: Some(order),
+            limit: Some(limit()),
+            ..TaskQuery::default()
+        };
+        // Subscriptions: a local change, or the assistant having changed tasks.
+        let _ = (reload(), (app.tasks_changed)());
+        async move {
+            loading.set(true);
+            if query.q.is_some() {
+                // Typing restarts this resource, which drops the sleeping future: a debounce.
+                browser::sleep(200).await;
+            }
+            let Some(credentials) = app.credentials() else { return };
+            match api::list_tasks(&credentials, &query).await {
+                Ok(page) => {
+                    if tasks.peek().is_none() {
+                        browser::mark("todo-chatbot:tasks-loaded");
+                    }
+                    total.set(page.total);
+                    tasks.set(Some(page.items));
+                    load_error.set(None);
+                }
+                Err(error) => load_error.set(Some(app.failed(&error))),
+            }
+            loading.set(false);
+        }
+    });
+
+    let mut replace = move |task: Task| {
+        if let Some(list) = tasks.write().as_mut()
+            && let Some(slot) = list.iter_mut().find(|item| item.id == task.id)
+        {
+            *slot = task;
+        }
+    };
+
+    let toggle = move |(id, completed): (i64, bool)| {
+        let Some(credentials) = app.credentials() else { return };
+        let mut previous = None;
+        if let Some(list) = tasks.write().as_mut()
+            && let Some(task) = list.iter_mut().find(|task| task.id == id)
+        {
+            previous = Some(task.clone());
+            task.completed = completed;
+        }
+        spawn(async move {
+            match api::set_completed(&credentials, id, completed).await {
+                Ok(task) => replace(task),
+                Err(error) => {
+                    let message = app.failed(&error);
+                    if let Some(before) = previous {
+                        let verb = if completed { "mark" } else { "reopen" };
+                        let done = if completed { " as done" } else { "" };
+                        toast.set(Some(Toast {
+                            text: format!("Could not {verb} “{}”{done}: {message}", before.title),
+                            error: true,
+                            undo: None,
+                        }));
+                        replace(before);
+                    }
+                }
+            }
+        });
+    };
+
+    let mut commit_delete = move |pending: PendingDelete| {
+        let Some(credentials) = app.credentials() else { return };
+        if let Some(list) = tasks.write().as_mut() {
+            list.retain(|task| task.id != pending.task.id);
+        }
+        total -= 1;
+        spawn(async move {
+            if let Err(error) = api::delete_task(&credentials, pending.task.id).await {
+                let message = app.failed(&error);
+                toast.set(Some(Toast {
+                    text: format!("Could not delete “{}”: {message}", pending.task.title),
+                    error: true,
+                    undo: None,
+                }));
+                reload += 1;
+            }
+        });
+    };
+
+    let delete = move |task: Task| {
+        // One undo at a time: an earlier deletion is final once another starts.
+        if let Some(earlier) = pending_delete.take() {
+            commit_delete(earlier);
+        }
+        let token = next_token() + 1;
+        next_token.set(token);
+        toast.set(Some(Toast { text: format!("Deleted “{}”.", task.title), error: false, undo: Some(token) }));
+        pending_delete.set(Some(PendingDelete { task, token }));
+        spawn(async move {
+            browser::sleep(UNDO_MILLIS).await;
+            if pending_delete.peek().as_ref().is_some_and(|pending| pending.token == token)
+                && let Some(pending) = pending_delete.take()
+            {
+                commit_delete(pending);
+                if toast.peek().as_ref().is_some_and(|toast| toast.undo == Some(token)) {
+                    toast.set(None);
+                }
+            }
+        });
+    };
+
+    let undo = move |_| {
+        pending_delete.set(None);
+        toast.set(None);
+    };
+
+    let now = time::now();
+    let hidden = pending_delete.read().as_ref().map(|pending| pending.task.id);
+    let visible: Option<Vec<Task>> =
+        tasks.read().as_ref().map(|list| list.iter().filter(|task| Some(task.id) != hidden).cloned().collect());
+    let filtered = status() != StatusFilter::All || !search().trim().is_empty() || tag().is_some();
+    let overdue = visible.as_ref().map(|list| list.iter().filter(|task| task.is_overdue(now)).count()).unwrap_or(0);
+    let shown_total = total() - i64::from(hidden.is_some());
+
+    rsx! {
+        section { class: "panel tasks-panel", aria_labelledby: "tasks-heading",
+            div { class: "panel-head",
+                h2 { id: "tasks-heading", "Tasks" }
+                p { class: "count", aria_live: "polite",
+                    if visible.is_some() {
+                        "{shown_total} " if shown_total == 1 { "task" } else { "tasks" }
+                        if overdue > 0 { span { class: "overdue-count", " · {overdue} overdue" } }
+                    }
+                    if loading() && visible.is_some() { span { class: "refreshing", " · updating…" } }
+                }
+            }
+            NewTaskForm { on_created: move |_| reload += 1 }
+            div { class: "filters", role: "group", aria_label: "Filter and sort",
+                fieldset { class: "segmented",
+                    legend { class: "visually-hidden", "Show" }
+                    for (value, label) in [(StatusFilter::All, "All"), (StatusFilter::Pending, "Pending"), (StatusFilter::Completed, "Done")] {
+                        label { class: if status() == value { "segment selected" } else { "segment" },
+                            input {
+                                r#type: "radio", name: "status", checked: status() == value,
+                                onchange: move |_| status.set(value),
+                            }
+                            "{label}"
+                        }
+                    }
+                }
+                div { class: "search",
+                    label { r#for: "task-search", class: "visually-hidden", "Search tasks" }
+                    input {
+                        id: "task-search", r#type: "search", placeholder: "Search tasks…",
+                        value: "{search}", oninput: move |e| search.set(e.value()),
+                    }
+                }
+                if let Some(current) = tag() {
+                    span { class: "tag-filter",
+                        "Tagged #{current}"
+                        button {
+                            r#type: "button", class: "icon", aria_label: "Stop filtering by #{current}",
+                            onclick: move |_| tag.set(None),
+                            "×"
+                        }
+                    }
+                }
+                div { class: "sort",
+                    label { r#for: "task-sort", "Sort" }
+                    select {
+                        id: "task-sort",
+                        onchange: move |e| sort.set(SortChoice::from_value(&e.value())),
+                        for choice in SortChoice::ALL {
+                            option { value: choice.value(), selected: sort() == choice, "{choice.label()}" }
+                        }
+                    }
+                }
+            }
+            if let Some(message) = load_error() {
+                div { class: "banner error", role: "alert",
+                    span { "Your tasks could not be loaded. {message}" }
+                    button { r#type: "button", class: "secondary", onclick: move |_| reload += 1, "Try again" }
+                }
+            }
+            match visible {
+                None if load_error().is_none() => rsx! {
+                    ul { class: "task-list skeleton", aria_busy: "true", aria_label: "Loading tasks",
+                        for i in 0..3 { li { key: "{i}", class: "task placeholder" } }
+                    }
+                },
+                None => rsx! {},
+                Some(list) if list.is_empty() && filtered => rsx! {
+                    div { class: "empty",
+                        p { "No tasks match these filters." }
+                        button {
+                            r#type: "button", class: "secondary",
+                            onclick: move |_| {
+                                status.set(StatusFilter::All);
+                                search.set(String::new());
+                                tag.set(None);
+                            },
+                            "Clear filters"
+                        }
+                    }
+                },
+                Some(list) if list.is_empty() => rsx! {
+                    div { class: "empty",
+                        p { class: "empty-title", "Nothing to do yet." }
+                        p { "Add a task above, or ask the assistant: “add task pay bills tomorrow high priority #home”." }
+                    }
+                },
+                Some(list) => rsx! {
+                    ul { class: "task-list", aria_label: "Tasks",
+                        for task in list {
+                            TaskRow {
+                                key: "{task.id}",
+                                task: task.clone(),
+                                now,
+                                on_toggle: toggle,
+                                on_delete: delete,
+                                on_saved: replace,
+                                on_tag: move |name| tag.set(Some(name)),
+                            }
+                        }
+                    }
+                    if (tasks.read().as_ref().map_or(0, Vec::len) as i64) < total() {
+                        button { r#type: "button", class: "secondary more", onclick: move |_| limit += PAGE_SIZE,
+                            "Show more"
+                        }
+                    }
+                },
+            }
+            div { class: "toast-area", role: "status", aria_live: "polite",
+                if let Some(current) = toast() {
+                    div { class: if current.error { "toast error" } else { "toast" },
+                        span { "{current.text}" }
+                        if current.undo.is_some() {
+                            button { r#type: "button", class: "link", onclick: undo, "Undo" }
+                        }
+                        button { r#type: "button", class: "icon", aria_label: "Dismiss", onclick: move |_| toast.set(None), "×" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
+    let app = use_context::<AppState>();
+    let mut title = use_signal(String::new);
+    let mut priority = use_signal(|| Priority::Medium);
+    let mut tags = use_signal(String::new);
+    let mut due = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<ApiError>);
+    let mut due_error = use_signal(|| None::<String>);
+    let mut more = use_signal(|| false);
+
+    let submit = move |event: FormEvent| {
+        event.prevent_default();
+        if busy() {
+            return;
+        }
+        let due_at = match time::parse_date_input(&due()) {
+            Ok(due_at) => due_at,
+            Err(message) => {
+                due_error.set(Some(message));
+                return;
+            }
+        };
+        due_error.set(None);
+        let tag_list = parse_tags(&tags());
+        let task = NewTask {
+            title: title().trim().to_owned(),
+            priority: Some(priority()),
+            tags: (!tag_list.is_empty()).then_some(tag_list),
+            due_at,
+            ..NewTask::default()
+        };
+        let Some(credentials) = app.credentials() else { return };
+        spawn(async move {
+            busy.set(true);
+            match api::create_task(&credentials, &task).await {
+                Ok(created) => {
+                    error.set(None);
+                    title.set(String::new());
+                    tags.set(String::new());
+                    due.set(String::new());
+                    priority.set(Priority::Medium);
+                    on_created.call(created);
+                    browser::focus("new-task-title");
+                }
+                Err(failure) => {
+                    app.failed(&failure);
+                    error.set(Some(failure));
+                }
+            }
+            busy.set(false);
+        });
+    };
+
+    let failure = error();
+    rsx! {
+        form { class: "new-task", novalidate: true, onsubmit: submit, aria_label: "Add a task",
+            FormError { error: failure.clone().filter(|failure| !["title", "tags", "due_at", "priority"].iter().any(|f| failure.field(f).is_some())) }
+            div { class: "new-task-main",
+                Field { id: "new-task-title", label: "New task", class: "grow", error: failure.as_ref().and_then(|e| e.field("title")),
+                    input {
+                        id: "new-task-title", r#type: "text", placeholder: "What needs doing?", maxlength: "200",
+                        required: true, value: "{title}", oninput: move |e| title.set(e.value()),
+                    }
+                }
+                button { r#type: "submit", class: "primary", disabled: busy() || title().trim().is_empty(),
+                    if busy() { "Adding…" } else { "Add task" }
+                }
+            }
+            button {
+                r#type: "button", class: "link details-toggle", aria_expanded: "{more}", aria_controls: "new-task-details",
+                onclick: move |_| more.toggle(),
+                if more() { "Fewer details" } else { "Priority, tags, due date…" }
+            }
+            div { id: "new-task-details", class: "new-task-details", hidden: !more(),
+                Field { id: "new-task-priority", label: "Priority", error: failure.as_ref().and_then(|e| e.field("priority")),
+                    select { id: "new-task-priority", onchange: move |e| priority.set(priority_from(&e.value())),
+                        for option_priority in Priority::ALL {
+                            option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
+                        }
+                    }
+                }
+                Field { id: "new-task-tags", label: "Tags", hint: "Separate with commas or spaces.",
+                    error: failure.as_ref().and_then(|e| e.field("tags")),
+                    input { id: "new-task-tags", r#type: "text", placeholder: "home, errands", value: "{tags}", oninput: move |e| tags.set(e.value()) }
+                }
+                Field { id: "new-task-due", label: "Due date", error: due_error().or_else(|| failure.as_ref().and_then(|e| e.field("due_at"))),
+                    input { id: "new-task-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
+                }
+            }
+        }
+    }
+}
+
+fn capitalised(priority: Priority) -> &'static str {
+    match priority {
+        Priority::Low => "Low",
+        Priority::Medium => "Medium",
+        Priority::High => "High",
+    }
+}
+
+#[component]
+fn TaskRow(
+    task: Task,
+    now: DateTime<Utc>,
+    on_toggle: EventHandler<(i64, bool)>,
+    on_delete: EventHandler<Task>,
+    on_saved: EventHandler<Task>,
+    on_tag: EventHandler<String>,
+) -> Element {
+    let mut editing = use_signal(|| false);
+    let id = task.id;
+    let overdue = task.is_overdue(now);
+    let class = format!("task{}{}", if task.completed { " done" } else { "" }, if overdue { " overdue" } else { "" });
+
+    if editing() {
+        return rsx! {
+            li { class: "task editing", "data-task-id": "{id}",
+                EditTask {
+                    task: task.clone(),
+                    on_done: move |saved: Option<Task>| {
+                        editing.set(false);
+                        if let Some(saved) = saved {
+                            on_saved.call(saved);
+                        }
+                        spawn(async move {
+                            browser::sleep(0).await;
+                            browser::focus(&format!("edit-{id}"));
+                        });
+                    },
+                }
+            }
+        };
+    }
+
+    let checkbox_label = if task.completed {
+        format!("Mark “{}” as not done", task.title)
+    } else {
+        format!("Mark “{}” as done", task.title)
+    };
+    let completed = task.completed;
+    let deleted = task.clone();
+    rsx! {
+        li { class, "data-task-id": "{id}",
+            input {
+                id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
+                aria_label: "{checkbox_label}",
+                onchange: move |e| on_toggle.call((id, e.checked())),
+            }
+            div { class: "task-main",
+                span { class: "task-title", ondoubleclick: move |_| editing.set(true), "{task.title}" }
+                if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
+                    p { class: "task-description", "{description}" }
+                }
+                div { class: "task-meta",
+                    span { class: "badge priority-{task.priority}", title: "Priority", "{capitalised(task.priority)}" }
+                    if let Some(due) = task.due_at {
+                        span { class: if overdue { "due overdue" } else { "due" }, title: "{time::full(due)}",
+                            if overdue { "Overdue · {time::due_label(due)}" } else { "Due {time::due_label(due)}" }
+                        }
+                    }
+                    for name in task.tags.iter().cloned() {
+                        button {
+                            key: "{name}", r#type: "button", class: "tag", title: "Show only tasks tagged #{name}",
+                            onclick: move |_| on_tag.call(name.clone()),
+                            "#{name}"
+                        }
+                    }
+                    span { class: "task-id", "#{id}" }
+                }
+            }
+            div { class: "task-actions",
+                button {
+                    id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
+                    onclick: move |_| {
+                        editing.set(true);
+                        spawn(async move {
+                            browser::sleep(0).await;
+                            browser::focus(&format!("edit-{id}-title"));
+                        });
+                    },
+                    "Edit"
+                }
+                button {
+                    r#type: "button", class: "icon-text danger", aria_label: "Delete “{task.title}”",
+                    onclick: move |_| on_delete.call(deleted.clone()),
+                    "Delete"
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
+    let app = use_context::<AppState>();
+    let id = task.id;
+    let mut title = use_signal(|| task.title.clone());
+    let mut priority = use_signal(|| task.priority);
+    let mut tags = use_signal(|| task.tags.join(", "));
+    let mut due = use_signal(|| time::date_input_value(task.due_at));
+    let mut busy = use_signal(|| false);
+    let mut error = use_signal(|| None::<ApiError>);
+    let mut due_error = use_signal(|| None::<String>);
+
+    let submit = move |event: FormEvent| {
+        event.prevent_default();
+        if busy() {
+            return;
+        }
+        let due_at = match time::parse_date_input(&due()) {
+            Ok(due_at) => due_at,
+            Err(message) => {
+                due_error.set(Some(message));
+                return;
+            }
+        };
+        let patch = TaskPatch {
+            title: Some(title().trim().to_owned()),
+            priority: Some(priority()),
+            tags: Some(parse_tags(&tags())),
+            due_at: Some(due_at),
+            ..TaskPatch::default()
+        };
+        let Some(credentials) = app.credentials() else { return };
+        spawn(async move {
+            busy.set(true);
+            match api::update_task(&credentials, id, &patch).await {
+                Ok(saved) => on_done.call(Some(saved)),
+                Err(failure) => {
+                    app.failed(&failure);
+                    error.set(Some(failure));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+
+    let failure = error();
+    rsx! {
+        form {
+            class: "edit-task", novalidate: true, onsubmit: submit, aria_label: "Edit task {id}",
+            onkeydown: move |e| if e.key() == Key::Escape { on_done.call(None) },
+            FormError { error: failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()) }
+            Field { id: "edit-{id}-title", label: "Title", class: "grow", error: failure.as_ref().and_then(|e| e.field("title")),
+                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: move |e| title.set(e.value()) }
+            }
+            div { class: "edit-row",
+                Field { id: "edit-{id}-priority", label: "Priority",
+                    select { id: "edit-{id}-priority", onchange: move |e| priority.set(priority_from(&e.value())),
+                        for option_priority in Priority::ALL {
+                            option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
+                        }
+                    }
+                }
+                Field { id: "edit-{id}-tags", label: "Tags", error: failure.as_ref().and_then(|e| e.field("tags")),
+                    input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: move |e| tags.set(e.value()) }
+                }
+                Field { id: "edit-{id}-due", label: "Due date", error: due_error(),
+                    input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
+                }
+            }
+            div { class: "edit-actions",
+                button { r#type: "submit", class: "primary", disabled: busy(), if busy() { "Saving…" } else { "Save" } }
+                button { r#type: "button", class: "secondary", onclick: move |_| on_done.call(None), "Cancel" }
+                small { class: "hint", "Esc cancels" }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Dates for people: "today", "tomorrow", "Mon 3 Dec", in the browser's time zone.
+//! `chrono`'s clock and local zone do not exist on wasm32-unknown-unknown, so both come from
+//! JavaScript's `Date`.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}
+
+/// The browser's current UTC offset.
+fn local_offset() -> FixedOffset {
+    // getTimezoneOffset is minutes *behind* UTC.
+    let minutes_behind = js_sys::Date::new_0().get_timezone_offset() as i32;
+    FixedOffset::west_opt(minutes_behind * 60).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+}
+
+fn local_date(instant: DateTime<Utc>) -> NaiveDate {
+    instant.with_timezone(&local_offset()).date_naive()
+}
+
+/// How a due date reads in the list.
+pub fn due_label(due: DateTime<Utc>) -> String {
+    let today = local_date(now());
+    let day = local_date(due);
+    match (day - today).num_days() {
+        0 => "today".into(),
+        1 => "tomorrow".into(),
+        -1 => "yesterday".into(),
+        2..=6 => day.format("%A").to_string(),
+        _ if day.year() == today.year() => day.format("%a %-d %b").to_string(),
+        _ => day.format("%-d %b %Y").to_string(),
+    }
+}
+
+/// The full date and time, for a tooltip.
+pub fn full(instant: DateTime<Utc>) -> String {
+    instant.with_timezone(&local_offset()).format("%A %-d %B %Y, %H:%M").to_string()
+}
+
+/// `<input type="date">`'s value for a due date.
+pub fn date_input_value(due: Option<DateTime<Utc>>) -> String {
+    due.map(|due| local_date(due).format("%Y-%m-%d").to_string()).unwrap_or_default()
+}
+
+/// `<input type="date">`'s value as a due time: the end of that day where the user is, so a
+/// task due "today" is not overdue before the day is over. Empty means no due date.
+pub fn parse_date_input(value: &str) -> Result<Option<DateTime<Utc>>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| format!("{value:?} is not a date"))?;
+    let end_of_day = day.and_time(NaiveTime::from_hms_opt(23, 59, 0).expect("valid time"));
+    local_offset()
+        .from_local_datetime(&end_of_day)
+        .single()
+        .map(|local| Some(local.with_timezone(&Utc)))
+        .ok_or_else(|| format!("{value} does not exist in this time zone"))
+}
+
+/// "just now", "5 min ago", "3 h ago", then the date.
+pub fn ago(instant: DateTime<Utc>) -> String {
+    let elapsed = now() - instant;
+    if elapsed < Duration::minutes(1) {
+        "just now".into()
+    } else if elapsed < Duration::hours(1) {
+        format!("{} min ago", elapsed.num_minutes())
+    } else if elapsed < Duration::hours(24) {
+        format!("{} h ago", elapsed.num_hours())
+    } else {
+        due_label(instant)
+    }
+}
