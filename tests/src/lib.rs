@@ -187,3 +187,10 @@ pub fn migration_versions() -> Vec<i64> {
     versions.sort_unstable();
     versions
 }
+
+/// Installs rustls' ring provider for this process. `cargo test --workspace` unifies reqwest
+/// 0.13's features with the backend's (`rustls-no-provider`), and then testcontainers' HTTP wait
+/// strategy panics when it builds a client unless a provider is installed. Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -339,6 +339,7 @@ async fn a_person_signs_up_adds_tasks_by_form_and_by_chat_ticks_one_and_it_persi
     let Some((driver, chromium)) = browser_binaries() else {
         return Ok(());
     };
+    install_tls_provider();
     let network = unique("net");
     let db = unique("db");
     let backend_name = unique("backend");
