@@ -26,6 +26,8 @@ pub struct Images {
 impl Images {
     /// The images from the environment. Missing in CI is a failure; elsewhere a loud skip.
     pub fn from_env() -> Option<Self> {
+        // Every image test starts here, before testcontainers builds its first HTTP client.
+        install_tls_provider();
         let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
         match (read("BACKEND_IMAGE"), read("WEB_IMAGE"), read("POSTGRES_IMAGE")) {
             (Some(backend), Some(web), Some(postgres)) => Some(Self { backend, web, postgres }),
