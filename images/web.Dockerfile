@@ -6,6 +6,9 @@ ARG TOOLCHAIN_IMAGE
 # chef: the pinned toolchain (rust-toolchain.toml, cargo-chef, wasm-bindgen); every build stage starts here.
 FROM ${TOOLCHAIN_IMAGE} AS chef
 WORKDIR /src
+# C code compiled into our binaries (mimalloc) embeds __DATE__ and __TIME__; GCC takes them
+# from SOURCE_DATE_EPOCH. A constant keeps the binary reproducible and the cooked layer cached.
+ENV SOURCE_DATE_EPOCH=0
 
 # planner: reduces the workspace to recipe.json, which changes only when dependencies do.
 FROM chef AS planner
