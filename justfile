@@ -82,9 +82,9 @@ lint:
 test: lint images chart-check
     scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
 
-# Load benchmarks of the built images; figures go to docs/benchmarks.md.
-bench: images
-    scripts/bench.sh
+# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load serialize; default all).
+bench *sections: images
+    scripts/bench.sh {{sections}}
 
 # Kubernetes: deploy, deploy-kubectl, undeploy, clean, status, chart-check, k8s-render.
 import 'deploy.just'

@@ -26,6 +26,7 @@ pub struct AuthResponse {
     pub user: User,
     /// JWT (HS256); send as `Authorization: Bearer <token>`.
     pub token: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -36,5 +37,6 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub name: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }

@@ -41,7 +41,9 @@ pub struct ConversationSummary {
     pub id: String,
     /// Derived from the first message.
     pub title: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -64,6 +66,7 @@ pub struct ChatMessage {
     /// Assistant messages that asked for tools.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCallRecord>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -8,6 +8,7 @@ mod chat;
 mod error;
 mod health;
 mod tasks;
+pub mod timestamp;
 
 pub use auth::{AuthResponse, SignInRequest, SignUpRequest, User};
 pub use chat::{

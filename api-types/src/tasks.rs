@@ -49,11 +49,15 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub completed_at: Option<DateTime<Utc>>,
     pub priority: Priority,
     pub tags: Vec<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub due_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
