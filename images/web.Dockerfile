@@ -47,8 +47,10 @@ ARG CREATED=1970-01-01T00:00:00Z
 ARG SOURCE=https://github.com/todo-chatbot/todo-chatbot
 COPY --from=build /rootfs/ /
 USER 1001:1001
+# No transparent huge pages for mimalloc's arena: see images/backend.Dockerfile.
 ENV PORT=3000 \
-    ASSETS_DIR=/srv/web
+    ASSETS_DIR=/srv/web \
+    MIMALLOC_ALLOW_THP=0
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["/usr/local/bin/web", "healthcheck"]
 LABEL org.opencontainers.image.title="todo-chatbot-web" \

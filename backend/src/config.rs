@@ -3,7 +3,12 @@
 use crate::agent::model::ModelSettings;
 use service_kit::config::{ConfigError, Env};
 use sqlx::postgres::PgConnectOptions;
-use std::{net::IpAddr, num::NonZeroU32, str::FromStr, time::Duration};
+use std::{
+    net::IpAddr,
+    num::{NonZeroU32, NonZeroUsize},
+    str::FromStr,
+    time::Duration,
+};
 
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -25,6 +30,8 @@ pub struct Config {
     /// it is same-origin through its proxy).
     pub cors_origins: Vec<String>,
     pub auth_rate_limit_per_minute: NonZeroU32,
+    /// argon2id hashes allowed at once; each takes 19 MiB, so this bounds sign-in memory.
+    pub password_hash_concurrency: NonZeroUsize,
     /// Count rate limits by the last `X-Forwarded-For` entry (set by our web proxy).
     pub trust_forwarded_for: bool,
     pub request_timeout: Duration,
@@ -50,6 +57,7 @@ impl std::fmt::Debug for Config {
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
             .field("auth_rate_limit_per_minute", &self.auth_rate_limit_per_minute)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("request_timeout", &self.request_timeout)
             .field("model", &self.model.as_ref().map(|m| (&m.model, &m.base_url)))
@@ -99,6 +107,8 @@ impl Config {
             cors_origins: cors_origins(env.optional("CORS_ORIGINS"))?,
             auth_rate_limit_per_minute: env
                 .parsed_or("AUTH_RATE_LIMIT_PER_MINUTE", NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))?,
+            password_hash_concurrency: env
+                .parsed_or("PASSWORD_HASH_CONCURRENCY", NonZeroUsize::new(2).unwrap_or(NonZeroUsize::MIN))?,
             trust_forwarded_for: env.flag_or("TRUST_FORWARDED_FOR", true)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             host: env.parsed_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
@@ -231,6 +241,18 @@ mod tests {
     fn a_zero_pool_is_refused() {
         let error = config(&[("DATABASE_URL", "postgres://db/todo"), ("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert!(error.to_string().starts_with("DATABASE_MAX_CONNECTIONS is invalid"));
+    }
+
+    #[test]
+    fn password_hashing_runs_two_at_a_time_unless_configured() {
+        let url = ("DATABASE_URL", "postgres://db/todo");
+        assert_eq!(config(&[url, SECRET]).unwrap().password_hash_concurrency.get(), 2);
+        assert_eq!(
+            config(&[url, SECRET, ("PASSWORD_HASH_CONCURRENCY", "4")]).unwrap().password_hash_concurrency.get(),
+            4
+        );
+        let zero = config(&[url, SECRET, ("PASSWORD_HASH_CONCURRENCY", "0")]).unwrap_err();
+        assert!(zero.to_string().starts_with("PASSWORD_HASH_CONCURRENCY is invalid"), "{zero}");
     }
 
     #[test]

@@ -3,7 +3,11 @@
 
 use crate::{
     agent::{Assistant, ChatLimits, model::ModelClient},
-    auth::{TokenKeys, password, rate_limit::AuthRateLimit},
+    auth::{
+        TokenKeys,
+        password::{self, Passwords},
+        rate_limit::AuthRateLimit,
+    },
     config::Config,
     db,
     metrics::Metrics,
@@ -36,6 +40,7 @@ impl Application {
             lifecycle: Arc::new(Lifecycle::default()),
             tokens: Arc::new(TokenKeys::new(&config.token_secret, config.token_ttl)),
             auth_rate_limit: AuthRateLimit::new(config.auth_rate_limit_per_minute, config.trust_forwarded_for),
+            passwords: Passwords::new(config.password_hash_concurrency),
             metrics: Metrics::install(),
             assistant: Arc::new(assistant),
             chat_limits: ChatLimits {

@@ -1,6 +1,6 @@
 use crate::{
     agent::{Assistant, ChatLimits},
-    auth::{TokenKeys, rate_limit::AuthRateLimit},
+    auth::{TokenKeys, password::Passwords, rate_limit::AuthRateLimit},
     metrics::Metrics,
 };
 use axum::extract::FromRef;
@@ -17,6 +17,7 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     pub tokens: Arc<TokenKeys>,
     pub auth_rate_limit: AuthRateLimit,
+    pub passwords: Passwords,
     pub metrics: Metrics,
     pub assistant: Arc<Assistant>,
     pub chat_limits: ChatLimits,

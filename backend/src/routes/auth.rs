@@ -2,7 +2,7 @@
 
 use super::extract::{Json, Peer};
 use crate::{
-    auth::{AuthUser, password},
+    auth::AuthUser,
     domain::{Email, FieldErrors, Password, UserName},
     error::ApiError,
     state::AppState,
@@ -43,7 +43,7 @@ pub async fn sign_up(
     let (Some(email), Some(password), Some(name)) = (email, password, name) else {
         return Err(errors.into());
     };
-    let hash = password::hash(&password).await.map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(&password).await.map_err(ApiError::internal)?;
     let user = users::insert(&state.pool, &email, &name, &hash).await.map_err(|error| match error {
         InsertUserError::EmailTaken => ApiError::Conflict("an account with this email already exists: sign in instead"),
         InsertUserError::Database(error) => error.into(),
@@ -72,7 +72,7 @@ pub async fn sign_in(
     };
     // An unknown email still costs one argon2 verification, so timing tells nothing.
     let stored = user.as_ref().map(|user| user.password_hash.clone());
-    let matches = password::verify(&request.password, stored).await.map_err(ApiError::internal)?;
+    let matches = state.passwords.verify(&request.password, stored).await.map_err(ApiError::internal)?;
     match user {
         Some(user) if matches => Ok(axum::Json(session(&state, user)?)),
         _ => Err(ApiError::Unauthorized(WRONG_CREDENTIALS)),

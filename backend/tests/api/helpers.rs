@@ -120,6 +120,7 @@ pub fn config_for(database: PgConnectOptions) -> Config {
         token_ttl: Duration::from_secs(3600),
         cors_origins: vec!["https://allowed.example".to_owned()],
         auth_rate_limit_per_minute: std::num::NonZeroU32::new(1000).unwrap(),
+        password_hash_concurrency: std::num::NonZeroUsize::new(2).unwrap(),
         trust_forwarded_for: true,
         request_timeout: Duration::from_secs(30),
         model: None,
