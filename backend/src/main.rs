@@ -1,8 +1,15 @@
 //! `backend [serve|migrate|healthcheck]`: one static binary for the server, the one-shot
 //! migration job and the container healthcheck.
 
-use backend::{config::Config, startup::Application};
-use service_kit::{config::Env, probe, telemetry};
+use backend::{
+    config::{Config, DEFAULT_PORT},
+    startup::Application,
+};
+use service_kit::{
+    cli,
+    config::{EXIT_CONFIG, Env},
+    probe, telemetry,
+};
 use std::process::ExitCode;
 
 // musl's allocator serialises threads; mimalloc keeps the static build fast under load.
@@ -15,25 +22,15 @@ const USAGE: &str = "usage: backend [serve|migrate|healthcheck|--version]
   migrate      apply pending database migrations and exit (for a Kubernetes Job or Helm hook)
   healthcheck  GET http://127.0.0.1:$PORT/healthz and exit 0 when it answers 2xx";
 
+service_kit::commands!(Command { Serve = "serve", Migrate = "migrate", Healthcheck = "healthcheck" });
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
-    match command.as_str() {
-        "serve" => serve().await,
-        "migrate" => migrate().await,
-        "healthcheck" => healthcheck().await,
-        "--version" | "-V" => {
-            println!("backend {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        "--help" | "-h" | "help" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        other => {
-            eprintln!("unknown command {other:?}\n{USAGE}");
-            ExitCode::from(2)
-        }
+    match cli::command("backend", env!("CARGO_PKG_VERSION"), USAGE) {
+        Ok(Command::Serve) => serve().await,
+        Ok(Command::Migrate) => migrate().await,
+        Ok(Command::Healthcheck) => probe::healthcheck("backend", DEFAULT_PORT).await,
+        Err(code) => code,
     }
 }
 
@@ -42,7 +39,7 @@ fn load_config() -> Result<Config, ExitCode> {
         // One line, naming the variable: what a crash-looping pod should leave in its log.
         tracing::error!(%error, "invalid configuration");
         eprintln!("backend: configuration error: {error}");
-        ExitCode::from(78) // EX_CONFIG
+        ExitCode::from(EXIT_CONFIG)
     })
 }
 
@@ -82,16 +79,6 @@ async fn migrate() -> ExitCode {
         Err(error) => {
             tracing::error!(%error, "migration failed");
             ExitCode::FAILURE
-        }
-    }
-}
-
-async fn healthcheck() -> ExitCode {
-    match Env::process().parsed_or("PORT", backend::config::DEFAULT_PORT) {
-        Ok(port) => probe::run(port, "/healthz").await,
-        Err(error) => {
-            eprintln!("backend: configuration error: {error}");
-            ExitCode::from(78)
         }
     }
 }

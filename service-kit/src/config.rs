@@ -2,6 +2,9 @@
 
 use std::str::FromStr;
 
+/// Exit status for a configuration error (`EX_CONFIG` from sysexits.h).
+pub const EXIT_CONFIG: u8 = 78;
+
 /// A configuration problem found at start-up. The message always names the variable, so the
 /// one log line a crashing pod leaves behind says what to fix.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! The `healthcheck` subcommand of both binaries. Scratch images have no shell and no curl,
 //! so Docker and compose healthchecks run the server binary itself in this mode.
 
-use std::time::Duration;
+use crate::config::{EXIT_CONFIG, Env};
+use std::{process::ExitCode, time::Duration};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -58,16 +59,24 @@ async fn get_status(address: &str, path: &str) -> Result<u16, ProbeError> {
     }
 }
 
-/// Runs the probe and turns the result into a process exit code, printing one line.
-pub async fn run(port: u16, path: &str) -> std::process::ExitCode {
-    match check(port, path, Duration::from_secs(3)).await {
+/// The `healthcheck` subcommand: probes `/healthz` on `$PORT` (else `default_port`) and turns
+/// the result into an exit code, printing one line.
+pub async fn healthcheck(program: &str, default_port: u16) -> ExitCode {
+    let port = match Env::process().parsed_or("PORT", default_port) {
+        Ok(port) => port,
+        Err(error) => {
+            eprintln!("{program}: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match check(port, "/healthz", Duration::from_secs(3)).await {
         Ok(status) => {
-            println!("healthy: 127.0.0.1:{port}{path} answered {status}");
-            std::process::ExitCode::SUCCESS
+            println!("healthy: 127.0.0.1:{port}/healthz answered {status}");
+            ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!("unhealthy: {error}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

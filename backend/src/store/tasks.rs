@@ -39,20 +39,26 @@ impl From<TaskRow> for Task {
     }
 }
 
+type TaskQuery<'q> = sqlx::query::QueryAs<'q, Postgres, TaskRow, sqlx::postgres::PgArguments>;
+
+/// Binds a draft's fields as the next parameters, in this order: title, description, priority,
+/// tags, due_at, completed.
+fn bind_draft<'q>(query: TaskQuery<'q>, draft: &'q TaskDraft) -> TaskQuery<'q> {
+    query
+        .bind(draft.title.as_str())
+        .bind(draft.description.as_deref())
+        .bind(draft.priority.as_str())
+        .bind(draft.tags.as_slice())
+        .bind(draft.due_at)
+        .bind(draft.completed)
+}
+
 pub async fn insert(pool: &PgPool, owner: Uuid, draft: &TaskDraft) -> Result<Task, sqlx::Error> {
-    let row: TaskRow = sqlx::query_as(&format!(
+    let sql = format!(
         "INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at) \
          VALUES ($1, $2, $3, $4::task_priority, $5, $6, $7, CASE WHEN $7 THEN now() END) RETURNING {COLUMNS}"
-    ))
-    .bind(owner)
-    .bind(draft.title.as_str())
-    .bind(draft.description.as_deref())
-    .bind(draft.priority.as_str())
-    .bind(draft.tags.as_slice())
-    .bind(draft.due_at)
-    .bind(draft.completed)
-    .fetch_one(pool)
-    .await?;
+    );
+    let row: TaskRow = bind_draft(sqlx::query_as(&sql).bind(owner), draft).fetch_one(pool).await?;
     Ok(row.into())
 }
 
@@ -67,21 +73,13 @@ pub async fn get(pool: &PgPool, owner: Uuid, id: i64) -> Result<Option<Task>, sq
 
 /// Replaces every field (PUT).
 pub async fn replace(pool: &PgPool, owner: Uuid, id: i64, draft: &TaskDraft) -> Result<Option<Task>, sqlx::Error> {
-    let row: Option<TaskRow> = sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE tasks SET title = $3, description = $4, priority = $5::task_priority, tags = $6, due_at = $7, \
          completed = $8, completed_at = CASE WHEN $8 THEN COALESCE(completed_at, now()) END, updated_at = now() \
          WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(owner)
-    .bind(draft.title.as_str())
-    .bind(draft.description.as_deref())
-    .bind(draft.priority.as_str())
-    .bind(draft.tags.as_slice())
-    .bind(draft.due_at)
-    .bind(draft.completed)
-    .fetch_optional(pool)
-    .await?;
+    );
+    let row: Option<TaskRow> =
+        bind_draft(sqlx::query_as(&sql).bind(id).bind(owner), draft).fetch_optional(pool).await?;
     Ok(row.map(Task::from))
 }
 

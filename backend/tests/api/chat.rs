@@ -39,14 +39,8 @@ async fn chat_ok(app: &TestApp, user: &TestUser, conversation: Option<&str>, mes
 }
 
 async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Task> {
-    let page: TaskPage = app
-        .authed(Method::GET, &format!("/api/{}/tasks?sort=title&order=asc", user.id), user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: TaskPage =
+        app.call(Method::GET, &format!("/api/{}/tasks?sort=title&order=asc", user.id), user, None).await;
     page.items
 }
 

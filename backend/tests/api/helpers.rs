@@ -43,6 +43,26 @@ impl TestApp {
         self.client.request(method, self.url(path)).bearer_auth(&user.token)
     }
 
+    /// Sends a request with the user's token and an optional JSON body, expects a 2xx answer
+    /// and decodes it.
+    pub async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &TestUser,
+        body: Option<&serde_json::Value>,
+    ) -> T {
+        let mut request = self.authed(method.clone(), path, user);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request failed");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path} answered {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{method} {path}: {error} in {text}"))
+    }
+
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
         self.client.post(self.url(path)).json(body).send().await.expect("request failed")
     }

@@ -57,17 +57,9 @@ async fn the_official_python_sdk_lists_and_calls_the_tools_as_the_token_user() {
     assert!(seen["missing"]["error"].as_str().unwrap().contains("not found"));
 
     // The task belongs to the token's user, visible through REST; the other user has none.
-    let mine: TaskPage =
-        app.authed(Method::GET, &format!("/api/{}/tasks", user.id), &user).send().await.unwrap().json().await.unwrap();
+    let mine: TaskPage = app.call(Method::GET, &format!("/api/{}/tasks", user.id), &user, None).await;
     assert_eq!(mine.total, 1);
-    let theirs: TaskPage = app
-        .authed(Method::GET, &format!("/api/{}/tasks", other.id), &other)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let theirs: TaskPage = app.call(Method::GET, &format!("/api/{}/tasks", other.id), &other, None).await;
     assert_eq!(theirs.total, 0);
 }
 

@@ -36,19 +36,12 @@ async fn create_read_update_complete_delete() {
     assert!(!created.completed && created.completed_at.is_none());
 
     let path = format!("/api/{}/tasks/{}", user.id, created.id);
-    let fetched: Task = app.authed(Method::GET, &path, &user).send().await.unwrap().json().await.unwrap();
+    let fetched: Task = app.call(Method::GET, &path, &user, None).await;
     assert_eq!(fetched, created);
 
     // PATCH changes only what is given; null clears.
-    let patched: Task = app
-        .authed(Method::PATCH, &path, &user)
-        .json(&json!({"title": "Pay all bills", "due_at": null}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let patched: Task =
+        app.call(Method::PATCH, &path, &user, Some(&json!({"title": "Pay all bills", "due_at": null}))).await;
     assert_eq!(patched.title, "Pay all bills");
     assert_eq!(patched.description.as_deref(), Some("electricity"));
     assert_eq!(patched.due_at, None);
@@ -56,41 +49,17 @@ async fn create_read_update_complete_delete() {
 
     // Toggle without a body, then set explicitly.
     let complete = format!("{path}/complete");
-    let done: Task = app.authed(Method::PATCH, &complete, &user).send().await.unwrap().json().await.unwrap();
+    let done: Task = app.call(Method::PATCH, &complete, &user, None).await;
     assert!(done.completed && done.completed_at.is_some());
-    let undone: Task = app.authed(Method::PATCH, &complete, &user).send().await.unwrap().json().await.unwrap();
+    let undone: Task = app.call(Method::PATCH, &complete, &user, None).await;
     assert!(!undone.completed && undone.completed_at.is_none());
-    let set: Task = app
-        .authed(Method::PATCH, &complete, &user)
-        .json(&json!({"completed": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let set_again: Task = app
-        .authed(Method::PATCH, &complete, &user)
-        .json(&json!({"completed": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set: Task = app.call(Method::PATCH, &complete, &user, Some(&json!({"completed": true}))).await;
+    let set_again: Task = app.call(Method::PATCH, &complete, &user, Some(&json!({"completed": true}))).await;
     assert!(set.completed && set_again.completed);
     assert_eq!(set.completed_at, set_again.completed_at, "setting twice keeps the first completion time");
 
     // PUT replaces everything: absent fields take their defaults.
-    let replaced: Task = app
-        .authed(Method::PUT, &path, &user)
-        .json(&json!({"title": "Replaced"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let replaced: Task = app.call(Method::PUT, &path, &user, Some(&json!({"title": "Replaced"}))).await;
     assert_eq!(replaced.title, "Replaced");
     assert_eq!(replaced.description, None);
     assert_eq!(replaced.priority, Priority::Medium);

@@ -5,7 +5,7 @@ use super::{
     api::{self, ApiError},
     state::{AppState, Route},
 };
-use api_types::{SignInRequest, SignUpRequest};
+use api_types::{AuthResponse, SignInRequest, SignUpRequest};
 use dioxus::prelude::*;
 
 #[component]
@@ -13,25 +13,13 @@ pub fn SignIn() -> Element {
     let app = use_context::<AppState>();
     let mut email = use_signal(String::new);
     let mut password = use_signal(String::new);
-    let mut busy = use_signal(|| false);
-    let mut error = use_signal(|| None::<ApiError>);
+    let form = use_auth_form();
+    let (busy, error) = (form.busy, form.error);
 
     let submit = move |event: FormEvent| {
-        // Without this the browser would submit the form itself and reload the page.
-        event.prevent_default();
-        if busy() {
-            return;
-        }
-        spawn(async move {
-            busy.set(true);
-            error.set(None);
-            let request = SignInRequest { email: email().trim().to_owned(), password: password() };
-            match api::sign_in(&request).await {
-                Ok(session) => app.signed_in(session),
-                Err(failure) => error.set(Some(failure)),
-            }
-            busy.set(false);
-        });
+        form.submit(event, app, async move {
+            api::sign_in(&SignInRequest { email: email().trim().to_owned(), password: password() }).await
+        })
     };
 
     rsx! {
@@ -69,29 +57,18 @@ pub fn SignUp() -> Element {
     let mut name = use_signal(String::new);
     let mut email = use_signal(String::new);
     let mut password = use_signal(String::new);
-    let mut busy = use_signal(|| false);
-    let mut error = use_signal(|| None::<ApiError>);
+    let form = use_auth_form();
+    let (busy, error) = (form.busy, form.error);
 
     let submit = move |event: FormEvent| {
-        // Without this the browser would submit the form itself and reload the page.
-        event.prevent_default();
-        if busy() {
-            return;
-        }
-        spawn(async move {
-            busy.set(true);
-            error.set(None);
+        form.submit(event, app, async move {
             let request = SignUpRequest {
                 email: email().trim().to_owned(),
                 password: password(),
                 name: name().trim().to_owned(),
             };
-            match api::sign_up(&request).await {
-                Ok(session) => app.signed_in(session),
-                Err(failure) => error.set(Some(failure)),
-            }
-            busy.set(false);
-        });
+            api::sign_up(&request).await
+        })
     };
 
     rsx! {
@@ -126,6 +103,43 @@ pub fn SignUp() -> Element {
                 a { href: "/signin", onclick: move |e: MouseEvent| { e.prevent_default(); app.navigate(Route::SignIn) }, "Sign in" }
             }
         }
+    }
+}
+
+/// What the sign-in and sign-up forms share: busy while their request runs, the API's error
+/// when it failed, and a session for the app when it worked.
+#[derive(Clone, Copy)]
+struct AuthForm {
+    busy: Signal<bool>,
+    error: Signal<Option<ApiError>>,
+}
+
+fn use_auth_form() -> AuthForm {
+    AuthForm { busy: use_signal(|| false), error: use_signal(|| None) }
+}
+
+impl AuthForm {
+    /// Sends `request` unless one is already on its way, then signs in or shows the error.
+    fn submit(
+        mut self,
+        event: FormEvent,
+        app: AppState,
+        request: impl Future<Output = Result<AuthResponse, ApiError>> + 'static,
+    ) {
+        // Without this the browser would submit the form itself and reload the page.
+        event.prevent_default();
+        if (self.busy)() {
+            return;
+        }
+        spawn(async move {
+            self.busy.set(true);
+            self.error.set(None);
+            match request.await {
+                Ok(session) => app.signed_in(session),
+                Err(failure) => self.error.set(Some(failure)),
+            }
+            self.busy.set(false);
+        });
     }
 }
 

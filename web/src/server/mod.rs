@@ -6,7 +6,11 @@ mod proxy;
 
 use axum::{Json, Router, extract::State, routing::get};
 use config::Config;
-use service_kit::{config::Env, probe, telemetry};
+use service_kit::{
+    cli,
+    config::{EXIT_CONFIG, Env},
+    probe, telemetry,
+};
 use std::{net::SocketAddr, process::ExitCode};
 use tower_http::{
     services::{ServeDir, ServeFile},
@@ -17,8 +21,13 @@ const USAGE: &str = "usage: web [serve|healthcheck|--version]
   serve        serve the app on $PORT and forward /api/* to $BACKEND_URL (default)
   healthcheck  GET http://127.0.0.1:$PORT/healthz and exit 0 when it answers 2xx";
 
+service_kit::commands!(Command { Serve = "serve", Healthcheck = "healthcheck" });
+
 pub fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let command = match cli::command("web", env!("CARGO_PKG_VERSION"), USAGE) {
+        Ok(command) => command,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -26,27 +35,9 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match command.as_str() {
-        "serve" => runtime.block_on(serve()),
-        "healthcheck" => match Env::process().parsed_or("PORT", config::DEFAULT_PORT) {
-            Ok(port) => runtime.block_on(probe::run(port, "/healthz")),
-            Err(error) => {
-                eprintln!("web: configuration error: {error}");
-                ExitCode::from(78)
-            }
-        },
-        "--version" | "-V" => {
-            println!("web {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        "--help" | "-h" | "help" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        other => {
-            eprintln!("unknown command {other:?}\n{USAGE}");
-            ExitCode::from(2)
-        }
+    match command {
+        Command::Serve => runtime.block_on(serve()),
+        Command::Healthcheck => runtime.block_on(probe::healthcheck("web", config::DEFAULT_PORT)),
     }
 }
 
@@ -57,7 +48,7 @@ async fn serve() -> ExitCode {
         Err(error) => {
             tracing::error!(%error, "invalid configuration");
             eprintln!("web: configuration error: {error}");
-            return ExitCode::from(78);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let address = SocketAddr::new(config.host, config.port);
