@@ -25,6 +25,9 @@ RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
 FROM cook AS build
 # Reported by /metrics (todo_chatbot_build_info); only our crate sees it, so cook stays cached.
 ARG REVISION=unknown
+# Every file of the runtime root gets the commit's time, so two builds of one commit give the
+# same layer: Docker's own builder ignores the exporter's rewrite-timestamp.
+ARG COMMIT_TIME=0
 COPY . .
 RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
     TODO_CHATBOT_REVISION="${REVISION}" cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
@@ -33,7 +36,8 @@ RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nbackend:x:1000:1000:todo-chatbot backend:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:\nbackend:x:1000:\n' > /rootfs/etc/group \
- && chmod 1777 /rootfs/tmp
+ && chmod 1777 /rootfs/tmp \
+ && find /rootfs -exec touch -h -d "@${COMMIT_TIME}" {} +
 
 # runtime: the binary, CA roots for outbound TLS and a passwd entry; no shell, nothing else.
 FROM scratch AS runtime

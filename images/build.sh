@@ -98,6 +98,7 @@ build_app() {
     --build-arg SOURCE_DATE_EPOCH="$SOURCE_DATE_EPOCH" \
     --build-arg VERSION="$VERSION" \
     --build-arg REVISION="$REVISION" \
+    --build-arg COMMIT_TIME="$SOURCE_DATE_EPOCH" \
     --build-arg CREATED="$created" \
     --secret id=cacert,src="$CA_BUNDLE" \
     --output "type=docker,rewrite-timestamp=true" \

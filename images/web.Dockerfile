@@ -25,6 +25,10 @@ RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
 # build: compiles our crates with the same flags as cook, binds the wasm, compresses the
 # assets once, and lays out the runtime root.
 FROM cook AS build
+# Every file of the runtime root gets the commit's time, so two builds of one commit give the
+# same layer (Docker's own builder ignores rewrite-timestamp) and Last-Modified, which the
+# server sends for the app's files, still moves forward with each release.
+ARG COMMIT_TIME=0
 COPY . .
 RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
     cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
@@ -37,7 +41,8 @@ RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
       -exec brotli --best --keep {} \; -exec gzip --best --keep --no-name {} \; \
  && cp target/x86_64-unknown-linux-musl/release/web /rootfs/usr/local/bin/web \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nweb:x:1001:1001:todo-chatbot web:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
- && printf 'root:x:0:\nweb:x:1001:\n' > /rootfs/etc/group
+ && printf 'root:x:0:\nweb:x:1001:\n' > /rootfs/etc/group \
+ && find /rootfs -exec touch -h -d "@${COMMIT_TIME}" {} +
 
 # runtime: the server binary, the app's files and a passwd entry; no shell, nothing else.
 FROM scratch AS runtime
