@@ -64,11 +64,11 @@ builds() {
   git ls-files -z | xargs -0 cp --parents -t "$copy"
   echo "// bench: $(date +%s%N)" >>"$copy/backend/src/lib.rs"
   echo "// bench: $(date +%s%N)" >>"$copy/web/src/main.rs"
-  export REVISION=bench
-  row "one source file changed (dependencies cached)" "$(build_time "$copy" backend)" "$(build_time "$copy" web)"
+  # Tagged `bench`, so the images of this commit stay as they are.
+  copy_time() { REVISION=bench build_time "$copy" "$@"; }
+  row "one source file changed (dependencies cached)" "$(copy_time backend)" "$(copy_time web)"
   if [ "$COLD" = 1 ]; then
-    row "cold (--no-cache, toolchain image present)" \
-      "$(build_time "$copy" backend --no-cache)" "$(build_time "$copy" web --no-cache)"
+    row "cold (--no-cache, toolchain image present)" "$(copy_time backend --no-cache)" "$(copy_time web --no-cache)"
   fi
   docker image rm "$IMAGE_PREFIX/backend:bench" "$IMAGE_PREFIX/web:bench" >/dev/null 2>&1 || true
   echo

@@ -5,11 +5,7 @@ use backend::{
     config::{Config, DEFAULT_PORT},
     startup::Application,
 };
-use service_kit::{
-    cli,
-    config::{EXIT_CONFIG, Env},
-    probe, telemetry,
-};
+use service_kit::{cli, config::Env, probe, telemetry};
 use std::process::ExitCode;
 
 // musl's allocator serialises threads; mimalloc keeps the static build fast under load.
@@ -35,12 +31,7 @@ async fn main() -> ExitCode {
 }
 
 fn load_config() -> Result<Config, ExitCode> {
-    Config::from_env(&Env::process()).map_err(|error| {
-        // One line, naming the variable: what a crash-looping pod should leave in its log.
-        tracing::error!(%error, "invalid configuration");
-        eprintln!("backend: configuration error: {error}");
-        ExitCode::from(EXIT_CONFIG)
-    })
+    Config::from_env(&Env::process()).map_err(|error| error.exit("backend"))
 }
 
 async fn serve() -> ExitCode {

@@ -1,9 +1,9 @@
 //! Reading configuration from the environment, with errors that name the variable.
 
-use std::str::FromStr;
+use std::{process::ExitCode, str::FromStr};
 
 /// Exit status for a configuration error (`EX_CONFIG` from sysexits.h).
-pub const EXIT_CONFIG: u8 = 78;
+const EXIT_CONFIG: u8 = 78;
 
 /// A configuration problem found at start-up. The message always names the variable, so the
 /// one log line a crashing pod leaves behind says what to fix.
@@ -13,6 +13,16 @@ pub enum ConfigError {
     Missing { name: &'static str, hint: &'static str },
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+impl ConfigError {
+    /// Reports the error once on stderr and once as a JSON log line (a no-op before logging is
+    /// set up): what a crash-looping pod should leave behind. Returns `EX_CONFIG` to exit with.
+    pub fn exit(&self, program: &str) -> ExitCode {
+        tracing::error!(error = %self, "invalid configuration");
+        eprintln!("{program}: configuration error: {self}");
+        ExitCode::from(EXIT_CONFIG)
+    }
 }
 
 /// A source of variables. Production reads the process environment; tests pass a map, so

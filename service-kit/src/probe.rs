@@ -1,7 +1,7 @@
 //! The `healthcheck` subcommand of both binaries. Scratch images have no shell and no curl,
 //! so Docker and compose healthchecks run the server binary itself in this mode.
 
-use crate::config::{EXIT_CONFIG, Env};
+use crate::config::Env;
 use std::{process::ExitCode, time::Duration};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -64,10 +64,7 @@ async fn get_status(address: &str, path: &str) -> Result<u16, ProbeError> {
 pub async fn healthcheck(program: &str, default_port: u16) -> ExitCode {
     let port = match Env::process().parsed_or("PORT", default_port) {
         Ok(port) => port,
-        Err(error) => {
-            eprintln!("{program}: configuration error: {error}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(error) => return error.exit(program),
     };
     match check(port, "/healthz", Duration::from_secs(3)).await {
         Ok(status) => {

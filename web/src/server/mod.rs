@@ -6,11 +6,7 @@ mod proxy;
 
 use axum::{Json, Router, extract::State, routing::get};
 use config::Config;
-use service_kit::{
-    cli,
-    config::{EXIT_CONFIG, Env},
-    probe, telemetry,
-};
+use service_kit::{cli, config::Env, probe, telemetry};
 use std::{net::SocketAddr, process::ExitCode};
 use tower_http::{
     services::{ServeDir, ServeFile},
@@ -45,11 +41,7 @@ async fn serve() -> ExitCode {
     telemetry::init("web");
     let config = match Config::from_env(&Env::process()) {
         Ok(config) => config,
-        Err(error) => {
-            tracing::error!(%error, "invalid configuration");
-            eprintln!("web: configuration error: {error}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(error) => return error.exit("web"),
     };
     let address = SocketAddr::new(config.host, config.port);
     let listener = match tokio::net::TcpListener::bind(address).await {
