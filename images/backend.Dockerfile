@@ -18,7 +18,10 @@ RUN cargo chef prepare --recipe-path recipe.json
 # cook: compiles the dependencies alone, a cached layer until recipe.json changes.
 FROM chef AS cook
 COPY --from=planner /src/recipe.json recipe.json
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+# The only step that downloads: it trusts the build host's CA (a TLS-inspecting proxy), mounted
+# beside Debian's bundle and never copied anywhere.
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
     cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p backend --recipe-path recipe.json
 
 # build: compiles our crates with the same flags as cook, and lays out the runtime root.
@@ -29,11 +32,12 @@ ARG REVISION=unknown
 # same layer: Docker's own builder ignores the exporter's rewrite-timestamp.
 ARG COMMIT_TIME=0
 COPY . .
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
-    TODO_CHATBOT_REVISION="${REVISION}" cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
+# Offline from here: cook fetched every crate. The trust store copied into the image is the
+# toolchain's, Debian's pinned ca-certificates, readable by the runtime user (mode 0644).
+RUN TODO_CHATBOT_REVISION="${REVISION}" cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
  && mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/tmp \
  && cp target/x86_64-unknown-linux-musl/release/backend /rootfs/usr/local/bin/backend \
- && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+ && install -m 0644 /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nbackend:x:1000:1000:todo-chatbot backend:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:\nbackend:x:1000:\n' > /rootfs/etc/group \
  && chmod 1777 /rootfs/tmp \

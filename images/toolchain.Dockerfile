@@ -9,13 +9,18 @@ FROM ${DEBIAN_IMAGE} AS rust
 
 ARG RUSTUP_VERSION=1.28.2
 ARG RUSTUP_SHA256=20a06e644b0d9bd2fbdbfd52d42540bdde820ea7df86e92e533c073da0cdd43c
+# The trust store our runtime images ship: Debian's bundle at this version and no other, so every
+# builder produces the same bytes. Bump it when Debian's security suite does (README, "Images").
+ARG CA_CERTIFICATES_VERSION=20250419~deb12u2
 
 # musl-tools: C parts of crates (mimalloc, ring) built for the static musl target.
 # brotli/gzip: the web assets are compressed once at build time, not on every request.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates curl gcc libc6-dev musl-tools pkg-config brotli gzip \
- && rm -rf /var/lib/apt/lists/*
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --allow-downgrades \
+      "ca-certificates=${CA_CERTIFICATES_VERSION}" curl gcc libc6-dev musl-tools pkg-config brotli gzip \
+ && rm -rf /var/lib/apt/lists/* \
+ && test "$(dpkg-query -W -f '${Version}' ca-certificates)" = "${CA_CERTIFICATES_VERSION}" \
+ && chmod 0644 /etc/ssl/certs/ca-certificates.crt
 
 ENV RUSTUP_HOME=/usr/local/rustup \
     CARGO_HOME=/usr/local/cargo \
@@ -24,11 +29,14 @@ ENV RUSTUP_HOME=/usr/local/rustup \
 
 COPY rust-toolchain.toml /etc/todo-chatbot/rust-toolchain.toml
 
-# The CA bundle arrives as a BuildKit secret so a TLS-inspecting proxy works without its
-# certificate ever landing in a layer. rustup reads rust-toolchain.toml, so the image holds
-# exactly the toolchain the workspace asks for and builds never download one.
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+# The build host's CA bundle arrives as a BuildKit secret beside the system one, never over it:
+# the steps that download trust a TLS-inspecting proxy, while /etc/ssl/certs stays Debian's and
+# is what the runtime images copy. rustup reads rust-toolchain.toml, so the image holds exactly
+# the toolchain the workspace asks for and builds never download one.
+ENV BUILD_HOST_CA=/run/secrets/cacert
+RUN --mount=type=secret,id=cacert \
     set -eu; \
+    export SSL_CERT_FILE="$BUILD_HOST_CA" CURL_CA_BUNDLE="$BUILD_HOST_CA"; \
     curl --proto '=https' --tlsv1.2 -sSf -o /tmp/rustup-init \
       "https://static.rust-lang.org/rustup/archive/${RUSTUP_VERSION}/x86_64-unknown-linux-gnu/rustup-init"; \
     echo "${RUSTUP_SHA256}  /tmp/rustup-init" | sha256sum -c -; \
@@ -43,14 +51,14 @@ RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
 # cargo-chef: compiled in its own stage so BuildKit builds it alongside wasm-bindgen.
 FROM rust AS cargo-chef
 ARG CARGO_CHEF_VERSION=0.1.78
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
-    cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" --root /opt/tool
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" --root /opt/tool
 
 # wasm-bindgen: must equal the wasm-bindgen crate version pinned in web/Cargo.toml.
 FROM rust AS wasm-bindgen
 ARG WASM_BINDGEN_VERSION=0.2.130
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
-    cargo install wasm-bindgen-cli --version "=${WASM_BINDGEN_VERSION}" --root /opt/tool
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" cargo install wasm-bindgen-cli --version "=${WASM_BINDGEN_VERSION}" --root /opt/tool
 
 # toolchain: the Rust image plus the two tools' binaries, without their build caches.
 FROM rust AS toolchain

@@ -18,9 +18,13 @@ RUN cargo chef prepare --recipe-path recipe.json
 # cook: compiles the dependencies of both halves (wasm app, native server), cached until recipe.json changes.
 FROM chef AS cook
 COPY --from=planner /src/recipe.json recipe.json
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
+# The only step that downloads: it trusts the build host's CA (a TLS-inspecting proxy), mounted
+# beside Debian's bundle and never copied anywhere.
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
     cargo chef cook --profile wasm-release --locked --target wasm32-unknown-unknown -p web --recipe-path recipe.json \
- && cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p web --recipe-path recipe.json
+ && SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
+    cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p web --recipe-path recipe.json
 
 # build: compiles our crates with the same flags as cook, binds the wasm, compresses the
 # assets once, and lays out the runtime root.
@@ -30,8 +34,8 @@ FROM cook AS build
 # server sends for the app's files, still moves forward with each release.
 ARG COMMIT_TIME=0
 COPY . .
-RUN --mount=type=secret,id=cacert,target=/etc/ssl/certs/ca-certificates.crt \
-    cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
+# Offline from here: cook fetched every crate.
+RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
  && cargo build --release --locked --target x86_64-unknown-linux-musl -p web --bin web \
  && mkdir -p /rootfs/usr/local/bin /rootfs/srv/web/pkg /rootfs/etc \
  && wasm-bindgen --target web --no-typescript --out-dir /rootfs/srv/web/pkg \
