@@ -42,8 +42,8 @@ pub async fn migrate_until_applied(pool: &PgPool) {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateOnceError {
-    #[error("the database did not answer within {0:?}: {1}")]
-    Unreachable(Duration, sqlx::Error),
+    #[error("the database named by DATABASE_URL did not answer within {0:?}")]
+    Unreachable(Duration, #[source] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] MigrateError),
 }

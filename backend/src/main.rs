@@ -5,7 +5,7 @@ use backend::{
     config::{Config, DEFAULT_PORT},
     startup::Application,
 };
-use service_kit::{cli, config::Env, probe, telemetry};
+use service_kit::{cli, config::Env, failure, probe, telemetry};
 use std::process::ExitCode;
 
 // musl's allocator serialises threads; mimalloc keeps the static build fast under load.
@@ -42,17 +42,11 @@ async fn serve() -> ExitCode {
     };
     let application = match Application::build(config).await {
         Ok(application) => application,
-        Err(error) => {
-            tracing::error!(%error, "could not start");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failure::exit("backend", "could not start", &error),
     };
     match application.run_until_stopped(service_kit::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            ExitCode::FAILURE
-        }
+        Err(error) => failure::exit("backend", "the server failed", &error),
     }
 }
 
@@ -67,9 +61,6 @@ async fn migrate() -> ExitCode {
             tracing::info!(applied, "migrations are up to date");
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            tracing::error!(%error, "migration failed");
-            ExitCode::FAILURE
-        }
+        Err(error) => failure::exit("backend", "migration failed", &error),
     }
 }

@@ -17,6 +17,25 @@ use crate::{
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 
+/// Why the server could not start. Each names the part and the setting behind it; the causes
+/// follow through `source()` (see `service_kit::failure`).
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not listen on HOST:PORT = {address}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Typically the CA bundle (`SSL_CERT_FILE` or the image's) cannot be read.
+    #[error("the model client for OPENAI_BASE_URL={base_url} could not be built")]
+    ModelClient {
+        base_url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
@@ -27,12 +46,13 @@ pub struct Application {
 impl Application {
     /// Binds the listener. The database may still be down: the pool connects lazily and
     /// migrations run in the background until they succeed.
-    pub async fn build(config: Config) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let address = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         let assistant = match &config.model {
-            Some(settings) => {
-                Assistant::Model(Box::new(ModelClient::new(settings.clone()).map_err(std::io::Error::other)?))
-            }
+            Some(settings) => Assistant::Model(Box::new(ModelClient::new(settings.clone()).map_err(|source| {
+                StartupError::ModelClient { base_url: settings.base_url.clone(), source }
+            })?)),
             None => Assistant::Offline,
         };
         let state = AppState {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod failure;
 pub mod probe;
 pub mod request;
 pub mod shutdown;

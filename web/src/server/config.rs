@@ -22,10 +22,13 @@ impl Config {
             &env.required("BACKEND_URL", "set it to the backend's base URL, such as http://backend:8000")?,
         )?;
         let assets_dir = PathBuf::from(env.optional("ASSETS_DIR").unwrap_or_else(|| "/srv/web".to_owned()));
-        if !assets_dir.join("index.html").is_file() {
+        // Opened, not just looked up: a file the server's user cannot read would otherwise only
+        // show up as a 500 on every page load.
+        let index = assets_dir.join("index.html");
+        if let Err(error) = std::fs::File::open(&index) {
             return Err(ConfigError::Invalid {
                 name: "ASSETS_DIR",
-                reason: format!("{} has no index.html: point it at the built app", assets_dir.display()),
+                reason: format!("{} cannot be read ({error}): point it at the built app", index.display()),
             });
         }
         let proxy_timeout_secs = env.parsed_or("PROXY_TIMEOUT_SECS", 120_u64)?;

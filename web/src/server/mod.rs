@@ -6,7 +6,7 @@ mod proxy;
 
 use axum::{Json, Router, extract::State, routing::get};
 use config::Config;
-use service_kit::{cli, config::Env, probe, telemetry};
+use service_kit::{cli, config::Env, failure, probe, telemetry};
 use std::{net::SocketAddr, process::ExitCode};
 use tower_http::{
     services::{ServeDir, ServeFile},
@@ -26,10 +26,7 @@ pub fn main() -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("web: could not start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return failure::exit("web", "could not start the async runtime", &error),
     };
     match command {
         Command::Serve => runtime.block_on(serve()),
@@ -46,10 +43,7 @@ async fn serve() -> ExitCode {
     let address = SocketAddr::new(config.host, config.port);
     let listener = match tokio::net::TcpListener::bind(address).await {
         Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(%error, %address, "could not bind");
-            return ExitCode::FAILURE;
-        }
+        Err(source) => return failure::exit("web", "could not start", &StartupError::Bind { address, source }),
     };
     tracing::info!(%address, ?config, "web listening");
     let app = router(&config).into_make_service_with_connect_info::<SocketAddr>();
@@ -62,11 +56,19 @@ async fn serve() -> ExitCode {
             tracing::info!("web stopped");
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            tracing::error!(%error, "server failed");
-            ExitCode::FAILURE
-        }
+        Err(error) => failure::exit("web", "the server failed", &error),
     }
+}
+
+/// Why the server could not start; the causes follow through `source()`.
+#[derive(Debug, thiserror::Error)]
+enum StartupError {
+    #[error("could not listen on HOST:PORT = {address}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone)]
