@@ -80,7 +80,7 @@ lint:
 
 # Everything: lints, image builds, chart checks, unit and API tests on a real PostgreSQL, image tests.
 test: lint images chart-check
-    scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
+    TOOLCHAIN_IMAGE="$(images/build.sh toolchain)" scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
 
 # Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load serialize; default all).
 bench *sections: images

@@ -50,9 +50,10 @@ impl Application {
         let address = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         let assistant = match &config.model {
-            Some(settings) => Assistant::Model(Box::new(ModelClient::new(settings.clone()).map_err(|source| {
-                StartupError::ModelClient { base_url: settings.base_url.clone(), source }
-            })?)),
+            Some(settings) => Assistant::Model(Box::new(
+                ModelClient::new(settings.clone())
+                    .map_err(|source| StartupError::ModelClient { base_url: settings.base_url.clone(), source })?,
+            )),
             None => Assistant::Offline,
         };
         let state = AppState {

@@ -161,20 +161,9 @@ pub fn docker(args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8(output.stdout)?)
 }
 
-/// Every path in an image's filesystem, read by exporting a created (never started) container.
+/// Every path in an image's filesystem.
 pub fn image_files(reference: &str) -> anyhow::Result<Vec<String>> {
-    let id = docker(&["create", reference])?.trim().to_owned();
-    let listing = Command::new("sh")
-        .arg("-c")
-        .arg(format!("docker export {id} | tar -t"))
-        .output()
-        .context("exporting the container");
-    let _ = docker(&["rm", &id]);
-    let listing = listing?;
-    if !listing.status.success() {
-        bail!("docker export failed: {}", String::from_utf8_lossy(&listing.stderr));
-    }
-    Ok(String::from_utf8(listing.stdout)?.lines().map(str::to_owned).collect())
+    Ok(image_entries(reference)?.into_iter().map(|entry| entry.path).collect())
 }
 
 /// The migration files the backend carries, by version (the number before the first `_`).
@@ -195,4 +184,70 @@ pub fn migration_versions() -> Vec<i64> {
 /// strategy panics when it builds a client unless a provider is installed. Idempotent.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// One entry of an image's filesystem as `tar -tv` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    /// `ls -l` style: `-rw-r--r--`, `drwxr-xr-x`, `lrwxrwxrwx`…
+    pub mode: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub path: String,
+}
+
+impl ImageEntry {
+    /// Whether a process running as `uid:gid` (no supplementary groups) may read this entry:
+    /// the owner's, the group's or everyone's read bit, whichever applies. Directories also
+    /// need the search bit to be of any use.
+    pub fn readable_by(&self, uid: u32, gid: u32) -> bool {
+        let bits = self.mode.as_bytes();
+        let triplet = if self.uid == uid {
+            &bits[1..4]
+        } else if self.gid == gid {
+            &bits[4..7]
+        } else {
+            &bits[7..10]
+        };
+        let searchable = !self.mode.starts_with('d') || matches!(triplet[2], b'x' | b's' | b't');
+        triplet[0] == b'r' && searchable
+    }
+}
+
+/// Every entry of an image's filesystem with its mode and numeric owner, read by exporting a
+/// created (never started) container.
+pub fn image_entries(reference: &str) -> anyhow::Result<Vec<ImageEntry>> {
+    let listing = with_exported(reference, "tar -tv --numeric-owner")?;
+    String::from_utf8(listing)?
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [mode, owner, _size, _date, _time, path, ..] = fields[..] else {
+                bail!("unexpected tar listing line: {line}");
+            };
+            let (uid, gid) = owner.split_once('/').context("owner as uid/gid")?;
+            Ok(ImageEntry { mode: mode.to_owned(), uid: uid.parse()?, gid: gid.parse()?, path: path.to_owned() })
+        })
+        .collect()
+}
+
+/// The bytes of one file of an image.
+pub fn image_file(reference: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+    with_exported(reference, &format!("tar -xO {}", path.trim_start_matches('/')))
+}
+
+/// Runs `docker export <container of reference> | <tar_command>` and returns its stdout.
+fn with_exported(reference: &str, tar_command: &str) -> anyhow::Result<Vec<u8>> {
+    let id = docker(&["create", reference])?.trim().to_owned();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker export {id} | {tar_command}"))
+        .output()
+        .context("docker export");
+    let _ = docker(&["rm", &id]);
+    let output = output?;
+    if !output.status.success() {
+        bail!("docker export {reference} | {tar_command} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(output.stdout)
 }
