@@ -35,7 +35,9 @@ fn load_config() -> Result<Config, ExitCode> {
 }
 
 async fn serve() -> ExitCode {
-    telemetry::init("backend");
+    if let Err(error) = telemetry::init("backend") {
+        return error.exit("backend");
+    }
     let config = match load_config() {
         Ok(config) => config,
         Err(code) => return code,
@@ -51,7 +53,9 @@ async fn serve() -> ExitCode {
 }
 
 async fn migrate() -> ExitCode {
-    telemetry::init("backend");
+    if let Err(error) = telemetry::init("backend") {
+        return error.exit("backend");
+    }
     let config = match load_config() {
         Ok(config) => config,
         Err(code) => return code,

@@ -35,7 +35,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    telemetry::init("web");
+    if let Err(error) = telemetry::init("web") {
+        return error.exit("web");
+    }
     let config = match Config::from_env(&Env::process()) {
         Ok(config) => config,
         Err(error) => return error.exit("web"),
