@@ -277,11 +277,15 @@ fn the_images_run_and_get_ready_exactly_as_the_rendered_pods_specify() {
     let set_refs: Vec<&str> = sets.iter().map(String::as_str).collect();
     // The development database as values-dev.yaml deploys it.
     let dev = helm.template(Some("helm/todo-chatbot/values-dev.yaml"), &set_refs).expect("dev render");
-    // The production shape (migration Job, MIGRATE_ON_START=false) pointed at that database.
+    // The production shape (migration Job, MIGRATE_ON_START=false) pointed at that database,
+    // with a model configured: the backend builds its model client at start-up, as UID 1000,
+    // which is what once failed on a CA bundle only root could read.
     let mut sets = image_sets;
     sets.extend([
         format!("secrets.databaseUrl=postgres://todo:{password}@todo-chatbot-postgres:5432/todo"),
         format!("secrets.betterAuthSecret={AUTH_SECRET_MARKER}"),
+        "secrets.openaiApiKey=sk-chart-image-test".into(),
+        "config.openaiBaseUrl=https://model.example.invalid/v1".into(),
     ]);
     let set_refs: Vec<&str> = sets.iter().map(String::as_str).collect();
     let prod = helm.template(None, &set_refs).expect("default render");
@@ -315,6 +319,9 @@ fn the_images_run_and_get_ready_exactly_as_the_rendered_pods_specify() {
     let (status, body) = http_get(web.ports[&3000], "/api/readyz").expect("web answers");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"status\":\"ok\""), "{body}");
+    let (status, body) = http_get(web.ports[&3000], "/api/info").expect("web answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"assistant\":\"model\""), "the chart's model key reached the backend: {body}");
 
     // The drain the chart relies on: after SIGTERM readiness fails at once while the backend
     // keeps serving for SHUTDOWN_DELAY_SECS, then it exits 0 well within the grace period.
