@@ -27,13 +27,37 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
-    /// Typically the CA bundle (`SSL_CERT_FILE` or the image's) cannot be read.
     #[error("the model client for OPENAI_BASE_URL={base_url} could not be built")]
     ModelClient {
         base_url: String,
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS library only says "no CA certificates were loaded"; the file's own error says why.
+    #[error("the model client for OPENAI_BASE_URL={base_url} could not be built: the CA bundle {path} cannot be read")]
+    CaBundleUnreadable {
+        base_url: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The CA bundle the TLS client loads (`SSL_CERT_FILE`, else the system's), if it cannot be read.
+fn unreadable_ca_bundle() -> Option<(String, std::io::Error)> {
+    let path = std::env::var("SSL_CERT_FILE")
+        .ok()
+        .filter(|path| !path.trim().is_empty())
+        .unwrap_or_else(|| "/etc/ssl/certs/ca-certificates.crt".to_owned());
+    std::fs::File::open(&path).err().map(|error| (path, error))
+}
+
+fn model_client_error(base_url: &str, source: reqwest::Error) -> StartupError {
+    let base_url = base_url.to_owned();
+    match unreadable_ca_bundle() {
+        Some((path, source)) => StartupError::CaBundleUnreadable { base_url, path, source },
+        None => StartupError::ModelClient { base_url, source },
+    }
 }
 
 #[derive(Debug)]
@@ -51,8 +75,7 @@ impl Application {
         let listener = TcpListener::bind(address).await.map_err(|source| StartupError::Bind { address, source })?;
         let assistant = match &config.model {
             Some(settings) => Assistant::Model(Box::new(
-                ModelClient::new(settings.clone())
-                    .map_err(|source| StartupError::ModelClient { base_url: settings.base_url.clone(), source })?,
+                ModelClient::new(settings.clone()).map_err(|source| model_client_error(&settings.base_url, source))?,
             )),
             None => Assistant::Offline,
         };
