@@ -2,6 +2,7 @@
 //! image run as compose and the chart run it, with its effect observed. A variable the image
 //! misreads, or no longer reads, fails here.
 
+use anyhow::Context;
 use image_tests::*;
 use std::{collections::BTreeSet, time::Duration};
 use testcontainers::{
@@ -203,8 +204,12 @@ fn until_config_error(reference: &str) -> GenericImage {
 }
 
 /// Starts `request` (from [`until_config_error`]), expecting a line naming `variable`.
-async fn refused(request: ContainerRequest<GenericImage>, variable: &str) -> anyhow::Result<()> {
-    let container = request.start().await?;
+async fn refused(request: ContainerRequest<GenericImage>, variable: &str, value: &str) -> anyhow::Result<()> {
+    let container = request
+        .with_startup_timeout(Duration::from_secs(20))
+        .start()
+        .await
+        .with_context(|| format!("{variable}={value:?} did not stop the image with exit status 78"))?;
     let stderr = String::from_utf8(container.stderr_to_vec().await?)?;
     anyhow::ensure!(stderr.contains(&format!("{variable} is invalid")), "{variable}: stderr was {stderr}");
     Ok(())
@@ -245,7 +250,7 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
                 .with_env_var(variable, value),
             "1000:1000",
         );
-        refused(request, variable).await?;
+        refused(request, variable, value).await?;
     }
     let web_cases = [
         ("BACKEND_URL", "ftp://backend:8000"),
@@ -263,7 +268,7 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
                 .with_env_var(variable, value),
             "1001:1001",
         );
-        refused(request, variable).await?;
+        refused(request, variable, value).await?;
     }
     Ok(())
 }
