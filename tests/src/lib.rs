@@ -12,6 +12,8 @@ use testcontainers::{
     runners::AsyncRunner,
 };
 
+pub mod balancer;
+pub mod mcp;
 pub mod tls;
 
 pub const POSTGRES_USER: &str = "todo";
@@ -110,10 +112,21 @@ pub async fn connect_from_host(postgres: &ContainerAsync<GenericImage>) -> anyho
 
 /// The backend image as Kubernetes runs it, waiting only for liveness.
 pub fn backend(images: &Images, network: &str, name: &str, database_url: &str) -> ContainerRequest<GenericImage> {
+    backend_on_port(images, network, name, database_url, 8000)
+}
+
+/// The backend with `PORT` set, when `port` is not the default.
+pub fn backend_on_port(
+    images: &Images,
+    network: &str,
+    name: &str,
+    database_url: &str,
+    port: u16,
+) -> ContainerRequest<GenericImage> {
     let request = image(&images.backend)
-        .with_exposed_port(8000.tcp())
+        .with_exposed_port(port.tcp())
         .with_wait_for(WaitFor::http(
-            HttpWaitStrategy::new("/healthz").with_port(8000.tcp()).with_expected_status_code(200_u16),
+            HttpWaitStrategy::new("/healthz").with_port(port.tcp()).with_expected_status_code(200_u16),
         ))
         .with_network(network)
         .with_container_name(name)
@@ -121,6 +134,7 @@ pub fn backend(images: &Images, network: &str, name: &str, database_url: &str) -
         .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET)
         .with_env_var("RUST_LOG", "info")
         .with_startup_timeout(Duration::from_secs(30));
+    let request = if port == 8000 { request } else { request.with_env_var("PORT", port.to_string()) };
     hardened(request, "1000:1000")
 }
 
