@@ -17,7 +17,7 @@ use rmcp::{
     },
     service::RequestContext,
     transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        StreamableHttpServerConfig, StreamableHttpService, session::never::NeverSessionManager,
     },
 };
 use serde_json::Value;
@@ -110,9 +110,15 @@ pub fn router(state: AppState) -> Router<AppState> {
     let tools = TaskTools { state: state.clone() };
     // Host validation guards unauthenticated local servers against DNS rebinding; here every
     // request must carry a bearer token, which a rebinding page cannot attach.
-    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    // Stateless: no `Mcp-Session-Id`, every POST is answered on its own from its bearer token and
+    // the database, so any replica behind a Service can take any request of a client's session.
+    // The tools need nothing a session would hold, and nothing pushes to the client unasked.
+    let config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .with_legacy_session_mode(false)
+        .with_json_response(true);
     let service =
-        StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(LocalSessionManager::default()), config);
+        StreamableHttpService::new(move || Ok(tools.clone()), Arc::new(NeverSessionManager::default()), config);
     Router::new()
         .nest_service("/mcp", service.clone())
         .nest_service("/api/mcp", service)

@@ -5,9 +5,16 @@ use anyhow::{Context, bail};
 use std::{process::Command, time::Duration};
 use testcontainers::{
     ContainerAsync, ContainerRequest, GenericImage, ImageExt,
-    core::{IntoContainerPort, WaitFor, wait::HttpWaitStrategy},
+    core::{
+        IntoContainerPort, WaitFor,
+        wait::{ExitWaitStrategy, HttpWaitStrategy},
+    },
     runners::AsyncRunner,
 };
+
+pub mod balancer;
+pub mod mcp;
+pub mod tls;
 
 pub const POSTGRES_USER: &str = "todo";
 pub const POSTGRES_PASSWORD: &str = "image-test-password";
@@ -72,7 +79,12 @@ pub async fn start_postgres(
     network: &str,
     name: &str,
 ) -> anyhow::Result<ContainerAsync<GenericImage>> {
-    let container = image(&images.postgres)
+    postgres(images, network, name).start().await.context("starting postgres")
+}
+
+/// Our PostgreSQL image on `network` as `name`, for a test to configure further.
+pub fn postgres(images: &Images, network: &str, name: &str) -> ContainerRequest<GenericImage> {
+    image(&images.postgres)
         .with_exposed_port(5432.tcp())
         .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
         .with_network(network)
@@ -81,10 +93,6 @@ pub async fn start_postgres(
         .with_env_var("POSTGRES_PASSWORD", POSTGRES_PASSWORD)
         .with_env_var("POSTGRES_DB", POSTGRES_DB)
         .with_startup_timeout(Duration::from_secs(60))
-        .start()
-        .await
-        .context("starting postgres")?;
-    Ok(container)
 }
 
 /// A pool on the host side, through the container's published port.
@@ -104,10 +112,21 @@ pub async fn connect_from_host(postgres: &ContainerAsync<GenericImage>) -> anyho
 
 /// The backend image as Kubernetes runs it, waiting only for liveness.
 pub fn backend(images: &Images, network: &str, name: &str, database_url: &str) -> ContainerRequest<GenericImage> {
+    backend_on_port(images, network, name, database_url, 8000)
+}
+
+/// The backend with `PORT` set, when `port` is not the default.
+pub fn backend_on_port(
+    images: &Images,
+    network: &str,
+    name: &str,
+    database_url: &str,
+    port: u16,
+) -> ContainerRequest<GenericImage> {
     let request = image(&images.backend)
-        .with_exposed_port(8000.tcp())
+        .with_exposed_port(port.tcp())
         .with_wait_for(WaitFor::http(
-            HttpWaitStrategy::new("/healthz").with_port(8000.tcp()).with_expected_status_code(200_u16),
+            HttpWaitStrategy::new("/healthz").with_port(port.tcp()).with_expected_status_code(200_u16),
         ))
         .with_network(network)
         .with_container_name(name)
@@ -115,6 +134,19 @@ pub fn backend(images: &Images, network: &str, name: &str, database_url: &str) -
         .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET)
         .with_env_var("RUST_LOG", "info")
         .with_startup_timeout(Duration::from_secs(30));
+    let request = if port == 8000 { request } else { request.with_env_var("PORT", port.to_string()) };
+    hardened(request, "1000:1000")
+}
+
+/// The `backend migrate` job, hardened, waited for until it exits 0.
+pub fn migrate_job(images: &Images, network: &str, database_url: &str) -> ContainerRequest<GenericImage> {
+    let request = image(&images.backend)
+        .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(0)))
+        .with_cmd(["migrate"])
+        .with_network(network)
+        .with_env_var("DATABASE_URL", database_url)
+        .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET)
+        .with_startup_timeout(Duration::from_secs(90));
     hardened(request, "1000:1000")
 }
 

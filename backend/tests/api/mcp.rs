@@ -76,3 +76,40 @@ async fn mcp_without_a_token_is_401() {
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+/// Replicas behind one Service share nothing but the database: a request must not need an
+/// earlier one (an `initialize`) to have reached the same process.
+#[tokio::test]
+async fn mcp_requests_need_no_session_and_act_for_their_own_token() {
+    let Some(app) = spawn_app().await else { return };
+    let alice = app.sign_up().await;
+    let bob = app.sign_up().await;
+    let rpc = |user: &crate::helpers::TestUser, body: Value| {
+        app.authed(Method::POST, "/mcp", user)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body)
+    };
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
+    let initialized = rpc(&alice, initialize).send().await.unwrap();
+    assert_eq!(initialized.status(), 200);
+    assert!(initialized.headers().get("mcp-session-id").is_none(), "{:?}", initialized.headers());
+
+    // Never initialized on this connection or any other: still answered, for the caller.
+    let call = |id: i64, title: &str| {
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "add_task", "arguments": {"title": title}}})
+    };
+    for (user, title) in [(&alice, "Alice's task"), (&bob, "Bob's task")] {
+        let response = rpc(user, call(2, title)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["result"]["structuredContent"]["task"]["title"], title, "{body}");
+    }
+    for (user, title) in [(&alice, "Alice's task"), (&bob, "Bob's task")] {
+        let page: TaskPage = app.call(Method::GET, &format!("/api/{}/tasks", user.id), user, None).await;
+        assert_eq!(page.items.iter().map(|task| task.title.as_str()).collect::<Vec<_>>(), [title]);
+    }
+}
