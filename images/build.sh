@@ -74,13 +74,24 @@ build_toolchain() {
     --tag "$image" .
 }
 
+# The postgres tag is fixed (compose and the chart name it), so the image carries a digest of
+# what it is built from, and a changed Dockerfile or entrypoint rebuilds it.
+postgres_inputs() {
+  cat images/postgres.Dockerfile images/postgres/* <(echo "$1") | sha256sum | cut -c1-12
+}
+
 build_postgres() {
-  if have_image "$POSTGRES_IMAGE" && [ "${1:-}" != --force ]; then say "postgres $POSTGRES_IMAGE is built"; return; fi
-  local base
+  local base inputs
   base=$(debian_base)
+  inputs=$(postgres_inputs "$base")
+  if [ "$(docker image inspect -f '{{index .Config.Labels "todo-chatbot.inputs"}}' "$POSTGRES_IMAGE" 2>/dev/null)" = "$inputs" ] \
+     && [ "${1:-}" != --force ]; then
+    say "postgres $POSTGRES_IMAGE is built"; return
+  fi
   say "building $POSTGRES_IMAGE from $base and Debian's postgresql package"
   docker buildx build --load --file images/postgres.Dockerfile \
     --build-arg DEBIAN_IMAGE="$base" \
+    --label "todo-chatbot.inputs=$inputs" \
     --tag "$POSTGRES_IMAGE" .
 }
 
