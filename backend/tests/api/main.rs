@@ -6,6 +6,7 @@ mod chat;
 mod fake_model;
 mod health;
 mod helpers;
+mod hostile_input;
 mod mcp;
 mod migrations;
 mod operability;
