@@ -145,6 +145,7 @@ async fn numbers_outside_their_type_are_4xxs_naming_the_parameter() {
         ("limit=99999999999999999999", "limit"),
         ("offset=-1", "offset"),
         ("offset=4294967296", "offset"),
+        ("q=a&q=b", "q"),
         ("limit=1e3", "limit"),
     ] {
         let response = send(&app, &user, Method::GET, &format!("/tasks?{query}"), None).await;
