@@ -10,4 +10,5 @@ mod hostile_input;
 mod mcp;
 mod migrations;
 mod operability;
+mod properties;
 mod tasks;
