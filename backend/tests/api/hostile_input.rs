@@ -65,6 +65,15 @@ async fn control_characters_in_task_text_are_422s_naming_the_field() {
             assert_names(response, 422, field, &format!("{method} {body}")).await;
         }
     }
+    // A lone surrogate cannot become a Rust string: the JSON is malformed.
+    let lone = app
+        .authed(Method::POST, &format!("/api/{}/tasks", user.id), &user)
+        .header("content-type", "application/json")
+        .body(r#"{"title": "a\ud800b"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_names(lone, 400, "title", "a lone surrogate").await;
     let kept: Task = app.call(Method::GET, &format!("/api/{}{one}", user.id), &user, None).await;
     assert_eq!(kept, task, "nothing was changed by the rejected writes");
 }
@@ -85,6 +94,9 @@ async fn control_characters_in_query_parameters_are_4xxs_naming_the_parameter() 
         let response = send(&app, &user, Method::GET, &format!("/tasks?{query}"), None).await;
         assert_names(response, 422, field, query).await;
     }
+    // Invalid UTF-8 is replaced (U+FFFD) before any parser sees it: a search like any other.
+    let response = send(&app, &user, Method::GET, "/tasks?q=%FF%FE", None).await;
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
