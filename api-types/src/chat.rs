@@ -8,7 +8,8 @@ use serde_json::Value;
 pub struct ChatRequest {
     #[serde(default)]
     pub conversation_id: Option<String>,
-    /// What the person wrote, 1 to 4000 characters.
+    /// What the person wrote, 1 to 4000 characters; newline and tab allowed, no other control
+    /// characters.
     pub message: String,
 }
 

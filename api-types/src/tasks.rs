@@ -73,16 +73,17 @@ impl Task {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTask {
-    /// 1 to 200 characters after trimming.
+    /// 1 to 200 characters of one line after trimming: no control characters.
     pub title: String,
-    /// Up to 1000 characters.
+    /// Up to 1000 characters; newline and tab allowed, no other control characters.
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub priority: Option<Priority>,
-    /// Up to 10, each 1 to 32 characters; trimmed, lower-cased, duplicates removed.
+    /// Up to 10, each 1 to 32 characters of one line; trimmed, lower-cased, duplicates removed.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// From 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z, kept to the microsecond.
     #[serde(default)]
     pub due_at: Option<DateTime<Utc>>,
     /// Only meaningful for `PUT`.
@@ -163,9 +164,11 @@ pub struct TaskQuery {
     pub priority: Option<Priority>,
     /// Tasks carrying this tag.
     pub tag: Option<String>,
+    /// In the range of `due_at`.
     pub due_before: Option<DateTime<Utc>>,
+    /// In the range of `due_at`.
     pub due_after: Option<DateTime<Utc>>,
-    /// Case-insensitive text search over title and description.
+    /// Case-insensitive text search over title and description: up to 200 characters of one line.
     pub q: Option<String>,
     /// created (default), due, priority or title.
     pub sort: Option<TaskSort>,

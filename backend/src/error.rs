@@ -92,7 +92,7 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::JsonDataError(error) => {
-                let (field, message) = field_of_serde_error(&error.body_text());
+                let (field, message) = field_of_serde_error(&error.body_text(), "body");
                 ApiError::invalid(&field, message)
             }
             JsonRejection::MissingJsonContentType(_) => {
@@ -107,27 +107,31 @@ impl From<JsonRejection> for ApiError {
 }
 
 /// Which field a serde error is about, and what is wrong with it, from axum's rejection text:
-/// `... target type: title: invalid type: ...` or `... target type: missing field `title` ...`.
-fn field_of_serde_error(text: &str) -> (String, String) {
+/// `... target type: title: invalid type: ...`, `... missing field `title` ...` or
+/// `... duplicate field `q``; `whole` when it names none.
+fn field_of_serde_error(text: &str, whole: &str) -> (String, String) {
     let detail = text.split_once("target type: ").map_or(text, |(_, rest)| rest);
+    let detail = detail.strip_prefix("Failed to deserialize query string: ").unwrap_or(detail);
     let detail = detail.split(" at line ").next().unwrap_or(detail);
-    if let Some(rest) = detail.strip_prefix("missing field `")
-        && let Some((field, _)) = rest.split_once('`')
-    {
-        return (field.to_owned(), "is required".to_owned());
+    for (prefix, message) in [("missing field `", "is required"), ("duplicate field `", "is given more than once")] {
+        if let Some(rest) = detail.strip_prefix(prefix)
+            && let Some((field, _)) = rest.split_once('`')
+        {
+            return (field.to_owned(), message.to_owned());
+        }
     }
     match detail.split_once(": ") {
         Some((path, message)) if !path.contains(' ') => (path.to_owned(), message.to_owned()),
-        _ => ("body".to_owned(), detail.to_owned()),
+        _ => (whole.to_owned(), detail.to_owned()),
     }
 }
 
+/// A query string that does not fit its parameters' types (`limit=-1`, `offset=99999999999`,
+/// an unknown `status`): 422 naming the parameter.
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        let detail = rejection.body_text();
-        let message = detail.strip_prefix("Failed to deserialize query string: ").unwrap_or(&detail);
-        let field = message.split_once(':').map_or("query", |(field, _)| field);
-        ApiError::invalid(if field.contains(' ') { "query" } else { field }, message.to_owned())
+        let (field, message) = field_of_serde_error(&rejection.body_text(), "query");
+        ApiError::invalid(&field, message)
     }
 }
 
@@ -173,15 +177,30 @@ mod tests {
     fn serde_errors_name_their_field() {
         let prefix = "Failed to deserialize the JSON body into the target type: ";
         assert_eq!(
-            field_of_serde_error(&format!("{prefix}missing field `password` at line 1 column 29")),
+            field_of_serde_error(&format!("{prefix}missing field `password` at line 1 column 29"), "body"),
             ("password".to_owned(), "is required".to_owned())
         );
         assert_eq!(
-            field_of_serde_error(&format!(
-                "{prefix}title: invalid type: integer `42`, expected a string at line 1 column 12"
-            )),
+            field_of_serde_error(
+                &format!("{prefix}title: invalid type: integer `42`, expected a string at line 1 column 12"),
+                "body"
+            ),
             ("title".to_owned(), "invalid type: integer `42`, expected a string".to_owned())
         );
-        assert_eq!(field_of_serde_error(&format!("{prefix}expected value at line 1 column 1")).0, "body");
+        assert_eq!(field_of_serde_error(&format!("{prefix}expected value at line 1 column 1"), "body").0, "body");
+    }
+
+    #[test]
+    fn query_errors_name_their_parameter() {
+        let prefix = "Failed to deserialize query string: ";
+        assert_eq!(
+            field_of_serde_error(&format!("{prefix}limit: number too large to fit in target type"), "query"),
+            ("limit".to_owned(), "number too large to fit in target type".to_owned())
+        );
+        assert_eq!(
+            field_of_serde_error(&format!("{prefix}duplicate field `q`"), "query"),
+            ("q".to_owned(), "is given more than once".to_owned())
+        );
+        assert_eq!(field_of_serde_error(&format!("{prefix}something else"), "query").0, "query");
     }
 }

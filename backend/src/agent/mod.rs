@@ -8,6 +8,7 @@ pub mod offline;
 pub mod tools;
 
 use crate::{
+    domain::{ConversationTitle, MessageText},
     error::ApiError,
     store::conversations::{self, StoredMessage, StoredToolCall},
 };
@@ -71,15 +72,6 @@ pub fn replayable(history: &[StoredMessage], limit: usize) -> Vec<StoredMessage>
         .collect()
 }
 
-/// A title for a conversation, from its first message.
-fn title_of(message: &str) -> String {
-    let words = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    match words.char_indices().nth(60) {
-        Some((cut, _)) => format!("{}…", words[..cut].trim_end()),
-        None => words,
-    }
-}
-
 /// Stores the assistant's final text of a turn.
 async fn answer(pool: &PgPool, conversation: Uuid, text: &str) -> Result<(), ApiError> {
     let message = StoredMessage::Assistant { content: Some(text.to_owned()), tool_calls: vec![] };
@@ -115,22 +107,22 @@ impl Assistant {
         pool: &PgPool,
         owner: Uuid,
         conversation_id: Option<Uuid>,
-        message: &str,
+        message: &MessageText,
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
         let conversation = match conversation_id {
             Some(id) => conversations::get(pool, owner, id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?,
-            None => conversations::create(pool, owner, &title_of(message)).await?,
+            None => conversations::create(pool, owner, &ConversationTitle::of(message)).await?,
         };
         let history: Vec<StoredMessage> =
             conversations::messages(pool, conversation.id).await?.iter().map(|row| row.message()).collect();
-        let user_message = StoredMessage::User { content: message.to_owned() };
+        let user_message = StoredMessage::User { content: message.as_str().to_owned() };
         conversations::append(pool, conversation.id, &user_message).await?;
 
         let (response, tool_calls) = match self {
-            Assistant::Offline => Self::offline_turn(pool, conversation.id, owner, message).await?,
+            Assistant::Offline => Self::offline_turn(pool, conversation.id, owner, message.as_str()).await?,
             Assistant::Model(model) => {
                 let mut transcript = replayable(&history, limits.history_messages);
                 transcript.push(user_message);
@@ -273,12 +265,5 @@ mod tests {
     fn unanswered_tool_calls_are_not_replayed() {
         let history = vec![user("a"), asks("1")];
         assert_eq!(replayable(&history, 10), vec![user("a")]);
-    }
-
-    #[test]
-    fn titles_are_short() {
-        assert_eq!(title_of("  add   task buy milk "), "add task buy milk");
-        let long = "word ".repeat(30);
-        assert!(title_of(&long).chars().count() <= 61);
     }
 }

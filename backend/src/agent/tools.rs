@@ -3,11 +3,10 @@
 //! owner always comes from the verified token, never from the arguments.
 
 use crate::{
-    domain::{TaskChanges, TaskDraft, TaskFilter},
+    domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter},
     store::tasks,
 };
 use api_types::{NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -146,15 +145,9 @@ fn parse_args<'a, T: Deserialize<'a>>(name: &str, arguments: &'a str) -> Result<
         .map_err(|error| ToolError::Invalid(format!("invalid arguments for {name}: {error}")))
 }
 
-/// `2026-12-01T09:00:00Z`, or a plain date meaning the end of that day (UTC).
-pub fn parse_due(raw: &str) -> Result<DateTime<Utc>, ToolError> {
-    let raw = raw.trim();
-    if let Ok(timestamp) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(timestamp.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map(|date| date.and_time(NaiveTime::from_hms_opt(23, 59, 0).unwrap_or_default()).and_utc())
-        .map_err(|_| ToolError::Invalid(format!("due_at {raw:?} is neither an RFC 3339 timestamp nor YYYY-MM-DD")))
+/// A due date as the model writes it; the domain's rules, the tool's error.
+fn parse_due(raw: &str) -> Result<DueAt, ToolError> {
+    DueAt::parse_text(raw).map_err(|message| ToolError::Invalid(format!("due_at: {message}")))
 }
 
 fn field_errors(errors: crate::domain::FieldErrors) -> ToolError {
@@ -167,10 +160,12 @@ async fn resolve(pool: &PgPool, owner: Uuid, reference: &TaskRef) -> Result<Task
     if let Some(id) = reference.task_id {
         return tasks::get(pool, owner, id).await?.ok_or_else(|| ToolError::NotFound(format!("task {id} not found")));
     }
-    let Some(title) = reference.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+    let title = reference.title.as_deref().map(Search::parse).transpose();
+    let Some(title) = title.map_err(|message| ToolError::Invalid(format!("title: {message}")))?.flatten() else {
         return Err(ToolError::Invalid("give task_id or title".to_owned()));
     };
-    let mut matches = tasks::find_by_title(pool, owner, title).await?;
+    let mut matches = tasks::find_by_title(pool, owner, &title).await?;
+    let title = title.as_str();
     match matches.len() {
         0 => Err(ToolError::NotFound(format!("no task matches {title:?}"))),
         1 => Ok(matches.remove(0)),
@@ -186,7 +181,8 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
     match name {
         ADD_TASK => {
             let args: AddArgs = parse_args(name, arguments)?;
-            let due_at = args.due_at.as_deref().filter(|d| !d.trim().is_empty()).map(parse_due).transpose()?;
+            let due_at = args.due_at.as_deref().filter(|d| !d.trim().is_empty());
+            let due_at = due_at.map(|raw| parse_due(raw).map(DueAt::get)).transpose()?;
             let input = NewTask {
                 title: args.title,
                 description: args.description,
@@ -236,7 +232,7 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
                 None => None,
                 Some(None) => Some(None),
                 Some(Some(raw)) if raw.trim().is_empty() => Some(None),
-                Some(Some(raw)) => Some(Some(parse_due(&raw)?)),
+                Some(Some(raw)) => Some(Some(parse_due(&raw)?.get())),
             };
             let patch = TaskPatch {
                 title: args.new_title,
@@ -277,9 +273,9 @@ mod tests {
     }
 
     #[test]
-    fn due_dates_accept_timestamps_and_plain_dates() {
-        assert_eq!(parse_due("2030-01-02").unwrap().to_rfc3339(), "2030-01-02T23:59:00+00:00");
-        assert_eq!(parse_due("2030-01-02T10:00:00+02:00").unwrap().to_rfc3339(), "2030-01-02T08:00:00+00:00");
-        assert!(parse_due("friday").is_err());
+    fn a_bad_due_date_names_the_argument() {
+        assert_eq!(parse_due("2030-01-02").unwrap().get().to_rfc3339(), "2030-01-02T23:59:00+00:00");
+        let error = parse_due("-5000-01-01").unwrap_err().to_string();
+        assert!(error.starts_with("due_at: must be from 0001-01-01T00:00:00Z"), "{error}");
     }
 }

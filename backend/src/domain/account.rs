@@ -1,10 +1,12 @@
+use super::text::{Lines, clean, required};
+
 /// A normalised email address: trimmed and lower-cased, so one person has one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = raw.trim().to_lowercase();
+        let email = clean(raw, Lines::One)?.to_lowercase();
         let Some((local, domain)) = email.split_once('@') else {
             return Err("must be an email address like name@example.com".to_owned());
         };
@@ -23,7 +25,8 @@ impl Email {
     }
 }
 
-/// A password that meets the length policy. Never printed.
+/// A password that meets the length policy. Never printed, and never stored (only its hash
+/// is), so it may hold any character: the text rules of `text` do not apply.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);
 
@@ -54,17 +57,15 @@ impl Password {
     }
 }
 
+/// 1 to 100 characters of one line, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName(String);
 
 impl UserName {
+    pub const MAX_CHARS: usize = 100;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
-        match name.chars().count() {
-            0 => Err("must not be empty".to_owned()),
-            1..=100 => Ok(Self(name.to_owned())),
-            _ => Err("must be at most 100 characters".to_owned()),
-        }
+        required(raw, Lines::One, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -101,5 +102,13 @@ mod tests {
         assert_eq!(UserName::parse("  Ada ").unwrap().as_str(), "Ada");
         assert!(UserName::parse("   ").is_err());
         assert!(UserName::parse(&"n".repeat(101)).is_err());
+        assert!(UserName::parse("Ada\u{0}").is_err());
+    }
+
+    #[test]
+    fn control_characters_make_an_email_malformed() {
+        for bad in ["a\u{0}@example.com", "a@exa\u{7f}mple.com", "a\u{85}b@example.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,12 +1,18 @@
 //! Parse, don't validate: each type here can only hold a valid value, so code past the HTTP
 //! edge (handlers, the chat tools, the store) never re-checks. Every parser reports all of
-//! a request's problems at once, as field errors.
+//! a request's problems at once, as field errors. Every piece of free text has its type here,
+//! and all of them follow the one character rule of `text`; dates follow `DueAt`'s range.
 
 mod account;
+mod chat;
+mod due;
 mod task;
+pub mod text;
 
 pub use account::{Email, Password, UserName};
-pub use task::{Description, TagList, TaskChanges, TaskDraft, TaskFilter, Title};
+pub use chat::{ConversationTitle, MessageText};
+pub use due::DueAt;
+pub use task::{Description, Search, Tag, TagList, TaskChanges, TaskDraft, TaskFilter, Title};
 
 use api_types::FieldError;
 

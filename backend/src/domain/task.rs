@@ -1,8 +1,11 @@
-use super::FieldErrors;
+use super::{
+    DueAt, FieldErrors,
+    text::{Lines, at_most, clean, optional, required},
+};
 use api_types::{NewTask, Priority, SortOrder, StatusFilter, TaskPatch, TaskQuery, TaskSort};
 use chrono::{DateTime, Utc};
 
-/// 1 to 200 characters after trimming.
+/// 1 to 200 characters of one line, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -10,12 +13,7 @@ impl Title {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let title = raw.trim();
-        match title.chars().count() {
-            0 => Err("must not be empty".to_owned()),
-            n if n > Self::MAX_CHARS => Err(format!("must be at most {} characters (got {n})", Self::MAX_CHARS)),
-            _ => Ok(Self(title.to_owned())),
-        }
+        required(raw, Lines::One, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -23,7 +21,7 @@ impl Title {
     }
 }
 
-/// Up to 1000 characters; blank means none.
+/// Up to 1000 characters, several lines allowed; blank means none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Description(Option<String>);
 
@@ -31,14 +29,8 @@ impl Description {
     pub const MAX_CHARS: usize = 1000;
 
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
-        let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
-            return Ok(Self(None));
-        };
-        let length = text.chars().count();
-        if length > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters (got {length})", Self::MAX_CHARS));
-        }
-        Ok(Self(Some(text.to_owned())))
+        let text = raw.map(|raw| optional(raw, Lines::Many, Self::MAX_CHARS)).transpose()?;
+        Ok(Self(text.flatten()))
     }
 
     pub fn as_deref(&self) -> Option<&str> {
@@ -46,28 +38,45 @@ impl Description {
     }
 }
 
-/// At most 10 tags, each 1 to 32 characters: trimmed, lower-cased, inner spaces collapsed,
-/// duplicates removed, first-seen order kept.
+/// One tag, 1 to 32 characters of one line, in the form it is stored and compared in:
+/// trimmed, a leading `#` dropped, inner spaces collapsed, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag(String);
+
+impl Tag {
+    pub const MAX_CHARS: usize = 32;
+
+    /// `None` for a blank tag, which a filter reads as "any tag" and a task refuses.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        let tag = clean(raw, Lines::One)?;
+        let tag = tag.trim_start_matches('#').split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        if tag.is_empty() {
+            return Ok(None);
+        }
+        at_most(&tag, Self::MAX_CHARS).map_err(|message| format!("tag {tag:?} {message}"))?;
+        Ok(Some(Self(tag)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most 10 tags, duplicates removed, first-seen order kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TagList(Vec<String>);
 
 impl TagList {
     pub const MAX_TAGS: usize = 10;
-    pub const MAX_CHARS: usize = 32;
 
     pub fn parse(raw: &[String]) -> Result<Self, String> {
         let mut tags: Vec<String> = Vec::with_capacity(raw.len());
         for tag in raw {
-            let tag = Self::normalise(tag);
-            let length = tag.chars().count();
-            if length == 0 {
+            let Some(tag) = Tag::parse(tag)? else {
                 return Err("tags must not be empty".to_owned());
-            }
-            if length > Self::MAX_CHARS {
-                return Err(format!("tag {tag:?} is longer than {} characters", Self::MAX_CHARS));
-            }
-            if !tags.contains(&tag) {
-                tags.push(tag);
+            };
+            if !tags.contains(&tag.0) {
+                tags.push(tag.0);
             }
         }
         if tags.len() > Self::MAX_TAGS {
@@ -76,12 +85,24 @@ impl TagList {
         Ok(Self(tags))
     }
 
-    /// The form a tag is stored and compared in.
-    pub fn normalise(tag: &str) -> String {
-        tag.trim().trim_start_matches('#').split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// Text to look for in titles and descriptions: up to 200 characters of one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search(String);
+
+impl Search {
+    pub const MAX_CHARS: usize = 200;
+
+    /// `None` for a blank search, which matches everything.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        Ok(optional(raw, Lines::One, Self::MAX_CHARS)?.map(Self))
     }
 
-    pub fn as_slice(&self) -> &[String] {
+    pub fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -93,7 +114,7 @@ pub struct TaskDraft {
     pub description: Description,
     pub priority: Priority,
     pub tags: TagList,
-    pub due_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DueAt>,
     pub completed: bool,
 }
 
@@ -103,13 +124,14 @@ impl TaskDraft {
         let title = errors.check("title", Title::parse(&input.title));
         let description = errors.check("description", Description::parse(input.description.as_deref()));
         let tags = errors.check("tags", TagList::parse(input.tags.as_deref().unwrap_or_default()));
-        match (title, description, tags) {
-            (Some(title), Some(description), Some(tags)) if errors.is_empty() => Ok(Self {
+        let due_at = errors.check("due_at", input.due_at.map(DueAt::parse).transpose());
+        match (title, description, tags, due_at) {
+            (Some(title), Some(description), Some(tags), Some(due_at)) => Ok(Self {
                 title,
                 description,
                 priority: input.priority.unwrap_or_default(),
                 tags,
-                due_at: input.due_at,
+                due_at,
                 completed: input.completed.unwrap_or(false),
             }),
             _ => Err(errors),
@@ -124,7 +146,7 @@ pub struct TaskChanges {
     pub description: Option<Description>,
     pub priority: Option<Priority>,
     pub tags: Option<TagList>,
-    pub due_at: Option<Option<DateTime<Utc>>>,
+    pub due_at: Option<Option<DueAt>>,
     pub completed: Option<bool>,
 }
 
@@ -138,17 +160,11 @@ impl TaskChanges {
             .map(|d| Description::parse(d.as_deref()))
             .and_then(|r| errors.check("description", r));
         let tags = input.tags.as_deref().map(TagList::parse).and_then(|r| errors.check("tags", r));
+        let due_at = input.due_at.map(|due| due.map(DueAt::parse).transpose()).and_then(|r| errors.check("due_at", r));
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Self {
-            title,
-            description,
-            priority: input.priority,
-            tags,
-            due_at: input.due_at,
-            completed: input.completed,
-        })
+        Ok(Self { title, description, priority: input.priority, tags, due_at, completed: input.completed })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -161,10 +177,10 @@ impl TaskChanges {
 pub struct TaskFilter {
     pub status: StatusFilter,
     pub priority: Option<Priority>,
-    pub tag: Option<String>,
-    pub due_before: Option<DateTime<Utc>>,
-    pub due_after: Option<DateTime<Utc>>,
-    pub search: Option<String>,
+    pub tag: Option<Tag>,
+    pub due_before: Option<DueAt>,
+    pub due_after: Option<DueAt>,
+    pub search: Option<Search>,
     pub sort: TaskSort,
     pub order: SortOrder,
     pub limit: u32,
@@ -198,11 +214,11 @@ impl TaskFilter {
         if !(1..=Self::MAX_LIMIT).contains(&limit) {
             errors.push("limit", format!("must be between 1 and {}", Self::MAX_LIMIT));
         }
-        let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
-        if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
-            errors.push("q", "must be at most 200 characters");
-        }
-        if let (Some(before), Some(after)) = (query.due_before, query.due_after)
+        let tag = query.tag.as_deref().map(Tag::parse).and_then(|r| errors.check("tag", r)).flatten();
+        let search = query.q.as_deref().map(Search::parse).and_then(|r| errors.check("q", r)).flatten();
+        let due_before = bound(&mut errors, "due_before", query.due_before);
+        let due_after = bound(&mut errors, "due_after", query.due_after);
+        if let (Some(before), Some(after)) = (due_before, due_after)
             && after > before
         {
             errors.push("due_after", "must not be later than due_before");
@@ -213,9 +229,9 @@ impl TaskFilter {
         Ok(Self {
             status: query.status.unwrap_or_default(),
             priority: query.priority,
-            tag: query.tag.as_deref().map(TagList::normalise).filter(|tag| !tag.is_empty()),
-            due_before: query.due_before,
-            due_after: query.due_after,
+            tag,
+            due_before,
+            due_after,
             search,
             sort: query.sort.unwrap_or_default(),
             order: query.order.unwrap_or_default(),
@@ -223,6 +239,10 @@ impl TaskFilter {
             offset: query.offset.unwrap_or(0),
         })
     }
+}
+
+fn bound(errors: &mut FieldErrors, field: &str, at: Option<DateTime<Utc>>) -> Option<DueAt> {
+    at.map(DueAt::parse).and_then(|r| errors.check(field, r))
 }
 
 #[cfg(test)]
@@ -263,11 +283,45 @@ mod tests {
             title: " ".into(),
             description: Some("d".repeat(1001)),
             tags: Some(vec![String::new()]),
+            due_at: chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc()),
             ..NewTask::default()
         };
         let fields: Vec<String> =
             TaskDraft::parse(&input).unwrap_err().into_vec().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["title", "description", "tags"]);
+        assert_eq!(fields, ["title", "description", "tags", "due_at"]);
+    }
+
+    #[test]
+    fn only_descriptions_span_lines() {
+        assert!(Title::parse("a\nb").is_err());
+        assert!(Tag::parse("a\tb").is_err());
+        assert!(Search::parse("a\nb").is_err());
+        assert_eq!(Description::parse(Some("a\n\tb")).unwrap().as_deref(), Some("a\n\tb"));
+        assert!(Description::parse(Some("a\0b")).is_err());
+    }
+
+    #[test]
+    fn filters_parse_their_text_and_name_each_bad_parameter() {
+        let query = TaskQuery { tag: Some(" #Home  Office ".into()), q: Some(" milk ".into()), ..Default::default() };
+        let filter = TaskFilter::parse(&query).unwrap();
+        assert_eq!(filter.tag.unwrap().as_str(), "home office");
+        assert_eq!(filter.search.unwrap().as_str(), "milk");
+        let blank = TaskFilter::parse(&TaskQuery { tag: Some("#".into()), q: Some(" ".into()), ..Default::default() });
+        assert_eq!(blank.unwrap(), TaskFilter::default());
+        let year_zero =
+            chrono::NaiveDate::from_ymd_opt(0, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc());
+        let bad = TaskQuery {
+            tag: Some("a\0".into()),
+            q: Some("\u{1b}".into()),
+            due_before: year_zero,
+            due_after: year_zero,
+            ..Default::default()
+        };
+        let fields: Vec<String> =
+            TaskFilter::parse(&bad).unwrap_err().into_vec().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["tag", "q", "due_before", "due_after"]);
     }
 
     #[test]

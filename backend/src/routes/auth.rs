@@ -57,6 +57,7 @@ pub async fn sign_up(
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 401, description = "Wrong email or password (never says which)", body = ErrorBody),
+        (status = 422, description = "The email is malformed", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody),
     ))]
 pub async fn sign_in(
@@ -66,10 +67,9 @@ pub async fn sign_in(
     Json(request): Json<SignInRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
     state.auth_rate_limit.check(state.auth_rate_limit.client_address(peer, &headers))?;
-    let user = match Email::parse(&request.email) {
-        Ok(email) => users::find_by_email(&state.pool, &email).await?,
-        Err(_) => None,
-    };
+    // A malformed email can belong to no account, so saying so tells nothing about who has one.
+    let email = Email::parse(&request.email).map_err(|message| ApiError::invalid("email", message))?;
+    let user = users::find_by_email(&state.pool, &email).await?;
     // An unknown email still costs one argon2 verification, so timing tells nothing.
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let matches = state.passwords.verify(&request.password, stored).await.map_err(ApiError::internal)?;

@@ -1,7 +1,9 @@
 //! `/api/{user_id}/chat` and the conversations it creates; `/api/info`.
 
 use super::extract::{Json, Path};
-use crate::{agent::Assistant, auth::OwnedPath, error::ApiError, state::AppState, store::conversations};
+use crate::{
+    agent::Assistant, auth::OwnedPath, domain::MessageText, error::ApiError, state::AppState, store::conversations,
+};
 use api_types::{
     AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo,
     ToolCallRecord,
@@ -10,8 +12,6 @@ use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
-
-const MAX_MESSAGE_CHARS: usize = 4000;
 
 #[derive(Debug, Deserialize)]
 pub struct ConversationPath {
@@ -40,15 +40,9 @@ pub async fn chat(
     OwnedPath(user): OwnedPath,
     Json(request): Json<ChatRequest>,
 ) -> Result<axum::Json<ChatResponse>, ApiError> {
-    let message = request.message.trim();
-    if message.is_empty() {
-        return Err(ApiError::invalid("message", "must not be empty"));
-    }
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::invalid("message", format!("must be at most {MAX_MESSAGE_CHARS} characters")));
-    }
+    let message = MessageText::parse(&request.message).map_err(|message| ApiError::invalid("message", message))?;
     let conversation = request.conversation_id.as_deref().map(conversation_id).transpose()?;
-    let response = state.assistant.turn(&state.pool, user.id, conversation, message, state.chat_limits).await?;
+    let response = state.assistant.turn(&state.pool, user.id, conversation, &message, state.chat_limits).await?;
     Ok(axum::Json(response))
 }
 

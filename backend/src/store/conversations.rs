@@ -1,3 +1,4 @@
+use crate::domain::ConversationTitle;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, types::Json};
@@ -60,12 +61,12 @@ impl MessageRow {
     }
 }
 
-pub async fn create(pool: &PgPool, owner: Uuid, title: &str) -> Result<ConversationRow, sqlx::Error> {
+pub async fn create(pool: &PgPool, owner: Uuid, title: &ConversationTitle) -> Result<ConversationRow, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO conversations (user_id, title) VALUES ($1, $2) RETURNING id, title, created_at, updated_at",
     )
     .bind(owner)
-    .bind(title)
+    .bind(title.as_str())
     .fetch_one(pool)
     .await
 }

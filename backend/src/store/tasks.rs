@@ -1,4 +1,4 @@
-use crate::domain::{TaskChanges, TaskDraft, TaskFilter};
+use crate::domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter};
 use api_types::{SortOrder, StatusFilter, Task, TaskSort};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -49,7 +49,7 @@ fn bind_draft<'q>(query: TaskQuery<'q>, draft: &'q TaskDraft) -> TaskQuery<'q> {
         .bind(draft.description.as_deref())
         .bind(draft.priority.as_str())
         .bind(draft.tags.as_slice())
-        .bind(draft.due_at)
+        .bind(draft.due_at.map(DueAt::get))
         .bind(draft.completed)
 }
 
@@ -102,7 +102,7 @@ pub async fn update(pool: &PgPool, owner: Uuid, id: i64, changes: &TaskChanges) 
         query.push(", tags = ").push_bind(tags.as_slice().to_vec());
     }
     if let Some(due_at) = changes.due_at {
-        query.push(", due_at = ").push_bind(due_at);
+        query.push(", due_at = ").push_bind(due_at.map(DueAt::get));
     }
     if let Some(completed) = changes.completed {
         query
@@ -170,16 +170,16 @@ fn push_filters(query: &mut QueryBuilder<'_, Postgres>, owner: Uuid, filter: &Ta
         query.push(" AND priority = ").push_bind(priority.as_str()).push("::task_priority");
     }
     if let Some(tag) = &filter.tag {
-        query.push(" AND ").push_bind(tag.clone()).push(" = ANY(tags)");
+        query.push(" AND ").push_bind(tag.as_str().to_owned()).push(" = ANY(tags)");
     }
     if let Some(before) = filter.due_before {
-        query.push(" AND due_at < ").push_bind(before);
+        query.push(" AND due_at < ").push_bind(before.get());
     }
     if let Some(after) = filter.due_after {
-        query.push(" AND due_at >= ").push_bind(after);
+        query.push(" AND due_at >= ").push_bind(after.get());
     }
     if let Some(search) = &filter.search {
-        let pattern = contains_pattern(search);
+        let pattern = contains_pattern(search.as_str());
         query
             .push(" AND (title ILIKE ")
             .push_bind(pattern.clone())
@@ -231,12 +231,13 @@ pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<(Ve
 
 /// A unique task of the owner whose title matches `title` (case-insensitive, exact first,
 /// then substring), used by the chat when a person names a task instead of giving its id.
-pub async fn find_by_title(pool: &PgPool, owner: Uuid, title: &str) -> Result<Vec<Task>, sqlx::Error> {
+pub async fn find_by_title(pool: &PgPool, owner: Uuid, title: &Search) -> Result<Vec<Task>, sqlx::Error> {
+    let title = title.as_str();
     let exact: Vec<TaskRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND lower(title) = lower($2) ORDER BY id LIMIT 5"
     ))
     .bind(owner)
-    .bind(title.trim())
+    .bind(title)
     .fetch_all(pool)
     .await?;
     if !exact.is_empty() {
@@ -246,7 +247,7 @@ pub async fn find_by_title(pool: &PgPool, owner: Uuid, title: &str) -> Result<Ve
         "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 AND title ILIKE $2 ORDER BY id LIMIT 5"
     ))
     .bind(owner)
-    .bind(contains_pattern(title.trim()))
+    .bind(contains_pattern(title))
     .fetch_all(pool)
     .await?;
     Ok(similar.into_iter().map(Task::from).collect())
