@@ -89,13 +89,17 @@ fn error_body(message: &str, kind: &str, param: Option<&str>) -> Value {
 async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
-    let verdict = match (&parsed, authorization.as_deref()) {
+    let has_key = authorization
+        .as_deref()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|key| !key.trim().is_empty());
+    let verdict = match &parsed {
         // OpenAI answers 401 without a key; every client we support sends one.
-        (_, key) if !key.is_some_and(|key| key.strip_prefix("Bearer ").is_some_and(|key| !key.trim().is_empty())) => {
+        _ if !has_key => {
             Err((StatusCode::UNAUTHORIZED, Invalid::new("no API key: send Authorization: Bearer <key>", None)))
         }
-        (Err(error), _) => Err((StatusCode::BAD_REQUEST, Invalid::new(format!("the body is not JSON: {error}"), None))),
-        (Ok(value), _) => check(value).map_err(|invalid| (StatusCode::BAD_REQUEST, invalid)),
+        Err(error) => Err((StatusCode::BAD_REQUEST, Invalid::new(format!("the body is not JSON: {error}"), None))),
+        Ok(value) => check(value).map_err(|invalid| (StatusCode::BAD_REQUEST, invalid)),
     };
     lock(&shared.requests).push(Recorded {
         body: parsed.unwrap_or(Value::Null),

@@ -125,7 +125,8 @@ fn a_tool_message_needs_the_id_of_a_call_just_asked() {
 
 #[test]
 fn tool_calls_are_well_formed_and_only_on_assistant_messages() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("messages[2].tool_calls", Box::new(|body| body["messages"][2]["tool_calls"] = json!([]))),
         ("messages[2].tool_calls[0].id", Box::new(|body| body["messages"][2]["tool_calls"][0]["id"] = json!(""))),
         ("messages[2].tool_calls[1].id", Box::new(|body| body["messages"][2]["tool_calls"][1]["id"] = json!("call_a"))),
