@@ -12,6 +12,16 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use testcontainers::ImageExt;
 
+/// The stack with the backend pointed at the model at `base_url`, with these backend variables.
+async fn stack_with(images: &Images, base_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Stack> {
+    Stack::start(
+        images,
+        |backend| env.iter().fold(with_model(backend, base_url), |b, (k, v)| b.with_env_var(*k, *v)),
+        &[],
+    )
+    .await
+}
+
 /// The roles of a request the fake accepted.
 fn roles(request: &Value) -> Vec<String> {
     request["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap().to_owned()).collect()
@@ -36,17 +46,16 @@ async fn assert_saved(person: &Person, message: &str) -> anyhow::Result<()> {
 async fn a_chat_through_the_web_and_backend_images_calls_the_model_and_replays_its_tools() -> anyhow::Result<()> {
     let Some(images) = Images::from_env() else { return Ok(()) };
     let fake = FakeModel::start().await;
-    let stack = Stack::start(
+    let stack = stack_with(
         &images,
-        |backend| {
-            with_model(backend, &fake.base_url_for_containers())
-                .with_env_var("OPENAI_MODEL", "image-test-model")
-                .with_env_var("OPENAI_TIMEOUT_SECS", "1")
-                .with_env_var("OPENAI_MAX_RETRIES", "1")
-                .with_env_var("CHAT_MAX_TOOL_ROUNDS", "2")
-                .with_env_var("CHAT_HISTORY_MESSAGES", "6")
-        },
-        &[],
+        &fake.base_url_for_containers(),
+        &[
+            ("OPENAI_MODEL", "image-test-model"),
+            ("OPENAI_TIMEOUT_SECS", "1"),
+            ("OPENAI_MAX_RETRIES", "1"),
+            ("CHAT_MAX_TOOL_ROUNDS", "2"),
+            ("CHAT_HISTORY_MESSAGES", "6"),
+        ],
     )
     .await?;
     let person = Person::sign_up(&stack).await?;
@@ -133,14 +142,10 @@ async fn a_chat_through_the_web_and_backend_images_calls_the_model_and_replays_i
 async fn the_chat_timeout_ends_a_turn_the_model_never_finishes_and_keeps_the_message() -> anyhow::Result<()> {
     let Some(images) = Images::from_env() else { return Ok(()) };
     let fake = FakeModel::start().await;
-    let stack = Stack::start(
+    let stack = stack_with(
         &images,
-        |backend| {
-            with_model(backend, &fake.base_url_for_containers())
-                .with_env_var("OPENAI_TIMEOUT_SECS", "300")
-                .with_env_var("CHAT_TIMEOUT_SECS", "2")
-        },
-        &[],
+        &fake.base_url_for_containers(),
+        &[("OPENAI_TIMEOUT_SECS", "300"), ("CHAT_TIMEOUT_SECS", "2")],
     )
     .await?;
     let person = Person::sign_up(&stack).await?;
@@ -185,12 +190,7 @@ async fn an_https_model_is_trusted_through_ssl_cert_file_and_refused_without_it(
 
     // Without it the image trusts Debian's bundle only: the handshake fails, the turn is the
     // documented 503, the backend keeps serving and the message is saved.
-    let refusing = Stack::start(
-        &images,
-        |backend| with_model(backend, &fake.base_url_for_containers()).with_env_var("OPENAI_MAX_RETRIES", "0"),
-        &[],
-    )
-    .await?;
+    let refusing = stack_with(&images, &fake.base_url_for_containers(), &[("OPENAI_MAX_RETRIES", "0")]).await?;
     let person = Person::sign_up(&refusing).await?;
     let refused = person.chat(None, "hello without the CA").await?;
     assert_status(&refused, 503, "untrusted certificate");
