@@ -190,6 +190,10 @@ impl LlamaServer {
             .args(["-m", "llama_cpp.server", "--model"])
             .arg(&model)
             .args(["--host", "0.0.0.0", "--port", &port.to_string(), "--chat_format", "chatml-function-calling"])
+            // SmolLM2's trained context. The server's default, 2048 tokens, is spent by the
+            // system prompt, five tool schemas and two turns of history: the third turn was a
+            // 400 "maximum context length" (a 502 from us), which is not what this test is about.
+            .args(["--n_ctx", "8192"])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
