@@ -82,5 +82,7 @@ if ! "$root/.tools/venv/bin/python" -c "import mcp, importlib.metadata as m; ass
   log "installing the official MCP Python SDK $MCP_VERSION (the /mcp tests' client)"
   "$root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "mcp==$MCP_VERSION"
 fi
+log "installing a real OpenAI-compatible model server (llama-cpp-python + SmolLM2) into .tools/llm"
+bash "$root/scripts/install-llm.sh"
 start_dockerd
 log "host ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), $(docker compose version --short | sed 's/^/compose /'), just $(just --version | cut -d' ' -f2)"

@@ -141,7 +141,21 @@ fn model_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Option<
         model: env.optional("OPENAI_MODEL").unwrap_or_else(|| DEFAULT_OPENAI_MODEL.to_owned()),
         timeout: Duration::from_secs(env.parsed_or("OPENAI_TIMEOUT_SECS", 60_u64)?.max(1)),
         max_retries: env.parsed_or("OPENAI_MAX_RETRIES", 2_u32)?,
+        temperature: temperature(env)?,
     }))
+}
+
+/// `OPENAI_TEMPERATURE`, sent only when set: servers differ in their defaults, and 0 makes a
+/// small model's answers repeatable.
+fn temperature<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Option<f64>, ConfigError> {
+    let Some(raw) = env.optional("OPENAI_TEMPERATURE") else { return Ok(None) };
+    match raw.trim().parse::<f64>() {
+        Ok(value) if (0.0..=2.0).contains(&value) => Ok(Some(value)),
+        _ => Err(ConfigError::Invalid {
+            name: "OPENAI_TEMPERATURE",
+            reason: format!("{raw:?} must be a number from 0 to 2"),
+        }),
+    }
 }
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -292,5 +306,22 @@ mod tests {
         assert!(!format!("{:?}", config(&[url, SECRET, ("OPENAI_API_KEY", "sk-test")]).unwrap()).contains("sk-test"));
         let bad = config(&[url, SECRET, ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "ollama:11434")]).unwrap_err();
         assert!(bad.to_string().starts_with("OPENAI_BASE_URL is invalid"));
+    }
+
+    #[test]
+    fn the_temperature_is_sent_only_when_set_and_must_be_0_to_2() {
+        let base = [("DATABASE_URL", "postgres://db/todo"), SECRET, ("OPENAI_API_KEY", "k")];
+        let with = |value: &str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("OPENAI_TEMPERATURE", value));
+            config(&pairs)
+        };
+        assert_eq!(config(&base).unwrap().model.unwrap().temperature, None);
+        assert_eq!(with("0").unwrap().model.unwrap().temperature, Some(0.0));
+        assert_eq!(with("2").unwrap().model.unwrap().temperature, Some(2.0));
+        for bad in ["-0.1", "2.5", "warm", "NaN", "inf"] {
+            let error = with(bad).unwrap_err();
+            assert!(error.to_string().starts_with("OPENAI_TEMPERATURE is invalid"), "{bad}: {error}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Starting the images that `just images` built, the way production runs them, for the tests
 //! in `tests/`. Nothing here pulls from a registry: every image is local.
 
+pub mod model;
+
 use anyhow::{Context, bail};
 use std::{process::Command, time::Duration};
 use testcontainers::{

@@ -1,10 +1,10 @@
 //! An OpenAI-compatible chat-completions model (OpenAI, Azure, Ollama, vLLM, llama.cpp...)
-//! through async-openai, with a timeout and retries with backoff on 429, 5xx and network
-//! failures. Requests and replies are our own small wire types ("bring your own types"), so
-//! the stored transcript maps onto them one to one.
+//! over plain HTTP(S), with a timeout and retries with backoff on failures that may pass
+//! (network, time-outs, 408, 429, 5xx), never on a request the server called invalid.
+//! Requests and replies are our own small wire types, so the stored transcript maps onto them
+//! one to one.
 
 use crate::store::conversations::{StoredMessage, StoredToolCall};
-use async_openai::{Client, config::OpenAIConfig, error::OpenAIError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -16,6 +16,8 @@ pub struct ModelSettings {
     pub model: String,
     pub timeout: Duration,
     pub max_retries: u32,
+    /// Sampling temperature; `None` leaves it to the server.
+    pub temperature: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ struct WireRequest<'a> {
     tools: &'a [Value],
     tool_choice: &'static str,
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,9 +85,11 @@ pub fn wire_message(message: &StoredMessage) -> Value {
         StoredMessage::Assistant { content, tool_calls } if tool_calls.is_empty() => {
             json!({"role": "assistant", "content": content.clone().unwrap_or_default()})
         }
+        // `content` is a string even when the message only carries tool calls: llama.cpp's
+        // server (pydantic) answers 500 to `null` and to a missing field, and OpenAI takes "".
         StoredMessage::Assistant { content, tool_calls } => json!({
             "role": "assistant",
-            "content": content,
+            "content": content.clone().unwrap_or_default(),
             "tool_calls": tool_calls.iter().map(|call| json!({
                 "id": call.id, "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments},
@@ -97,7 +103,9 @@ pub fn wire_message(message: &StoredMessage) -> Value {
 
 #[derive(Debug, Clone)]
 pub struct ModelClient {
-    client: Client<OpenAIConfig>,
+    http: reqwest::Client,
+    /// `{OPENAI_BASE_URL}/chat/completions`
+    endpoint: String,
     settings: ModelSettings,
 }
 
@@ -106,9 +114,8 @@ impl ModelClient {
         crate::install_crypto_provider();
         let http =
             reqwest::Client::builder().timeout(settings.timeout).connect_timeout(Duration::from_secs(5)).build()?;
-        let config =
-            OpenAIConfig::new().with_api_key(settings.api_key.clone()).with_api_base(settings.base_url.clone());
-        Ok(Self { client: Client::with_config(config).with_http_client(http), settings })
+        let endpoint = format!("{}/chat/completions", settings.base_url);
+        Ok(Self { http, endpoint, settings })
     }
 
     pub fn model(&self) -> &str {
@@ -119,39 +126,124 @@ impl ModelClient {
         &self.settings.base_url
     }
 
-    /// One chat-completions call, retried with exponential backoff when the failure is
-    /// likely to pass (429, 5xx, network, timeout).
+    /// One chat-completions call, retried with exponential backoff when the failure may pass
+    /// (see [`Attempt::may_pass`]), at most `max_retries` times.
     pub async fn complete(&self, messages: &[Value], tools: &[Value]) -> Result<ModelReply, ModelError> {
-        let request = WireRequest { model: &self.settings.model, messages, tools, tool_choice: "auto", stream: false };
-        let request = serde_json::to_value(&request).map_err(|error| ModelError::Failed(error.to_string()))?;
+        let request = WireRequest {
+            model: &self.settings.model,
+            messages,
+            tools,
+            tool_choice: "auto",
+            stream: false,
+            temperature: self.settings.temperature,
+        };
+        let body = serde_json::to_vec(&request).map_err(|error| ModelError::Failed(error.to_string()))?;
         let mut delay = Duration::from_millis(500);
         let mut attempt = 0;
         loop {
-            let result: Result<WireResponse, OpenAIError> = self.client.chat().create_byot(request.clone()).await;
-            match result {
+            match self.send(&body).await {
                 Ok(response) => return reply_of(response),
-                Err(error) if attempt < self.settings.max_retries && is_transient(&error) => {
+                Err(failure) if attempt < self.settings.max_retries && failure.may_pass() => {
                     attempt += 1;
-                    tracing::warn!(%error, attempt, retry_in_ms = delay.as_millis() as u64, "model call failed; retrying");
+                    tracing::warn!(error = %failure, attempt, retry_in_ms = delay.as_millis() as u64, "model call failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
-                Err(error) if is_transient(&error) => {
-                    return Err(ModelError::Unavailable(self.settings.base_url.clone(), error.to_string()));
+                Err(failure) if failure.may_pass() => {
+                    return Err(ModelError::Unavailable(self.settings.base_url.clone(), failure.to_string()));
                 }
-                Err(error) => return Err(ModelError::Failed(error.to_string())),
+                Err(failure) => return Err(ModelError::Failed(failure.to_string())),
             }
+        }
+    }
+
+    /// One HTTP request, no retry. Plain reqwest rather than async-openai: its client retries
+    /// 429s and 5xx three more times by itself, with no way to turn that off, which multiplied
+    /// `OPENAI_MAX_RETRIES` and retried requests the server had called invalid.
+    async fn send(&self, body: &[u8]) -> Result<WireResponse, Attempt> {
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .bearer_auth(&self.settings.api_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(Attempt::Network)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(Attempt::Network)?;
+        if !(200..300).contains(&status) {
+            return Err(Attempt::Status(status, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|error| Attempt::Malformed(format!("{error} in {}", excerpt(&String::from_utf8_lossy(&bytes)))))
+    }
+}
+
+/// Why one call failed.
+#[derive(Debug)]
+enum Attempt {
+    /// No answer: connection, TLS, time-out.
+    Network(reqwest::Error),
+    /// An error status, with the body as it came.
+    Status(u16, String),
+    /// A success status whose body is not a chat completion.
+    Malformed(String),
+}
+
+impl Attempt {
+    /// Whether the same request may succeed if sent again: a network failure, a time-out, 408,
+    /// 429, or a 5xx that does not blame the request. A 4xx says the request is wrong, and so
+    /// does a 5xx whose body is a validation error (llama.cpp's server answers 500 with
+    /// pydantic's "validation error" text): retrying those only makes the person wait for the
+    /// same failure.
+    fn may_pass(&self) -> bool {
+        match self {
+            Attempt::Network(_) => true,
+            Attempt::Status(408 | 429, _) => true,
+            Attempt::Status(500..=599, body) => !blames_the_request(body),
+            Attempt::Status(..) | Attempt::Malformed(_) => false,
         }
     }
 }
 
-fn is_transient(error: &OpenAIError) -> bool {
-    match error {
-        OpenAIError::Reqwest(_) => true,
-        OpenAIError::ApiError(response) => {
-            response.status_code.as_u16() == 429 || response.status_code.is_server_error()
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Every cause in turn: "error sending request" alone hides an untrusted certificate.
+            Attempt::Network(error) => {
+                write!(f, "{error}")?;
+                let mut source = std::error::Error::source(error);
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
+            Attempt::Status(status, body) => {
+                // OpenAI's `{"error": {"message": ...}}` when it is there, else the body.
+                let message = serde_json::from_str::<Value>(body)
+                    .ok()
+                    .and_then(|value| value["error"]["message"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| body.clone());
+                write!(f, "HTTP {status}: {}", excerpt(&message))
+            }
+            Attempt::Malformed(detail) => write!(f, "not a chat completion: {detail}"),
         }
-        _ => false,
+    }
+}
+
+/// A body that says the request itself is invalid.
+fn blames_the_request(body: &str) -> bool {
+    let body = body.to_ascii_lowercase();
+    ["validation error", "invalid_request_error"].iter().any(|marker| body.contains(marker))
+}
+
+/// At most 500 characters of a body, for an error message.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(500) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 
@@ -183,11 +275,43 @@ mod tests {
         };
         let wire = wire_message(&message);
         assert_eq!(wire["role"], "assistant");
+        assert_eq!(wire["content"], "", "a string, never null or absent");
         assert_eq!(wire["tool_calls"][0]["id"], "call_1");
         assert_eq!(wire["tool_calls"][0]["type"], "function");
         assert_eq!(wire["tool_calls"][0]["function"]["arguments"], "{\"title\":\"x\"}");
         let result =
             StoredMessage::Tool { tool_call_id: "call_1".into(), name: "add_task".into(), content: "{}".into() };
         assert_eq!(wire_message(&result)["tool_call_id"], "call_1");
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_that_may_pass_are_retried() {
+        for status in [408, 429, 500, 502, 503, 504] {
+            assert!(Attempt::Status(status, "overloaded".into()).may_pass(), "{status}");
+        }
+        for status in [400, 401, 403, 404, 422] {
+            assert!(!Attempt::Status(status, "bad".into()).may_pass(), "{status}");
+        }
+        // llama-cpp-python's answer to an assistant message with `"content": null`.
+        let pydantic = r#"{"error":{"message":"7 validation errors for CreateChatCompletionRequest\nmessages.2.content\n  Input should be a valid string","type":"internal_server_error"}}"#;
+        assert!(!Attempt::Status(500, pydantic.into()).may_pass());
+        assert!(!Attempt::Status(500, r#"{"error":{"type":"invalid_request_error"}}"#.into()).may_pass());
+        assert!(!Attempt::Malformed("expected value".into()).may_pass());
+    }
+
+    #[test]
+    fn error_statuses_say_the_servers_message() {
+        let openai = r#"{"error":{"message":"Invalid 'messages[2].content'","type":"invalid_request_error"}}"#;
+        assert_eq!(Attempt::Status(400, openai.into()).to_string(), "HTTP 400: Invalid 'messages[2].content'");
+        assert_eq!(
+            Attempt::Status(502, "<html>bad gateway</html>".into()).to_string(),
+            "HTTP 502: <html>bad gateway</html>"
+        );
+        assert!(Attempt::Status(500, "x".repeat(2000)).to_string().len() < 600);
     }
 }

@@ -1,22 +1,22 @@
-use crate::{
-    fake_model::{FakeModel, Scripted},
-    helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with},
-};
+use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with};
 use api_types::{ChatMessage, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo, Task, TaskPage};
 use backend::agent::model::ModelSettings;
+use fake_model::{FakeModel, Reply};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// An app whose assistant is the scripted fake model.
+/// An app whose assistant is the scripted fake model, which refuses (400) any request a real
+/// server would refuse.
 async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
     let mut config = config_for(fresh_database().await?);
     config.model = Some(ModelSettings {
         api_key: "test-key".into(),
-        base_url: fake.base_url.clone(),
+        base_url: fake.base_url(),
         model: "fake-model".into(),
         timeout: Duration::from_secs(1),
         max_retries: 1,
+        temperature: None,
     });
     config.chat_max_tool_rounds = max_tool_rounds;
     let app = spawn_app_with(config).await;
@@ -168,8 +168,10 @@ async fn a_model_adds_a_task_from_a_sentence() {
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0].priority, api_types::Priority::High);
     assert_eq!(tasks[0].due_at.unwrap().to_rfc3339(), "2030-01-04T23:59:00+00:00");
-    let first_request = &fake.requests()[0];
+    assert_eq!(fake.requests()[0].authorization.as_deref(), Some("Bearer test-key"));
+    let first_request = &fake.accepted()[0];
     assert_eq!(first_request["model"], "fake-model");
+    assert!(first_request.get("temperature").is_none(), "no temperature unless configured");
     assert_eq!(first_request["tools"].as_array().unwrap().len(), 5);
     assert_eq!(first_request["messages"][0]["role"], "system");
 }
@@ -191,7 +193,7 @@ async fn delete_the_meeting_task_lists_then_deletes_the_right_id() {
     let titles: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|t| t.title).collect();
     assert_eq!(titles, ["Buy milk"]);
     // The second model request saw the list result paired with its call.
-    let second = &fake.requests()[1]["messages"];
+    let second = &fake.accepted()[1]["messages"];
     let tool_message = second.as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
     assert_eq!(tool_message["tool_call_id"], "call_list");
 }
@@ -206,7 +208,7 @@ async fn a_tool_error_goes_back_to_the_model_to_explain() {
     let answer = chat_ok(&app, &user, None, "complete task 987654").await;
     assert_eq!(answer.response, "I couldn't find task 987654.");
     assert_eq!(answer.tool_calls[0].result["ok"], false);
-    let messages = fake.requests()[1]["messages"].as_array().unwrap().clone();
+    let messages = fake.accepted()[1]["messages"].as_array().unwrap().clone();
     let result: Value = serde_json::from_str(messages.last().unwrap()["content"].as_str().unwrap()).unwrap();
     assert_eq!(result["ok"], false);
     assert!(result["error"].as_str().unwrap().contains("not found"), "{result}");
@@ -226,9 +228,11 @@ async fn turn_two_replays_turn_one_tool_calls_paired_with_their_results() {
     let first = chat_ok(&app, &user, None, "add water plants and feed cat").await;
     chat_ok(&app, &user, Some(&first.conversation_id), "how many tasks do I have?").await;
 
-    let replayed = fake.requests()[2]["messages"].as_array().unwrap().clone();
+    assert_eq!(fake.rejections(), Vec::<String>::new(), "every request passed the strict checks");
+    let replayed = fake.accepted()[2]["messages"].as_array().unwrap().clone();
     let roles: Vec<&str> = replayed.iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["system", "user", "assistant", "tool", "tool", "assistant", "user"]);
+    assert_eq!(replayed[2]["content"], "", "a tool-call message replays an empty string, never null");
     let calls = replayed[2]["tool_calls"].as_array().unwrap();
     assert_eq!(calls[0]["id"], "call_a");
     assert_eq!(calls[1]["id"], "call_b");
@@ -260,10 +264,11 @@ async fn a_failing_model_is_a_clear_error_and_loses_nothing() {
     let user = app.sign_up().await;
     // A tool runs, then the model fails on every retry.
     fake.then_tools(&[("call_1", "add_task", json!({"title": "Saved before the failure"}))])
-        .then(Scripted::Status(500))
-        .then(Scripted::Status(500));
+        .then(Reply::Status(500))
+        .then(Reply::Status(500));
     let response = chat(&app, &user, None, "add saved before the failure").await;
     assert_eq!(response.status(), 503);
+    assert_eq!(fake.requests().len(), 3, "the tool round, then one call and one retry (max_retries 1), no more");
     let body: ErrorBody = response.json().await.unwrap();
     assert_eq!(body.error, "model_unavailable");
     assert!(body.message.contains("add_task"), "says what was already done: {}", body.message);
@@ -274,11 +279,30 @@ async fn a_failing_model_is_a_clear_error_and_loses_nothing() {
     assert_eq!(messages[1].tool_calls[0].result["ok"], true);
 
     // A 4xx from the model is not retried and is a 502.
-    fake.then(Scripted::Status(400));
+    let before = fake.requests().len();
+    fake.then(Reply::Status(400)).then_text("a retry would get this");
     let rejected = chat(&app, &user, Some(&conversation.id), "again").await;
     assert_eq!(rejected.status(), 502);
     let body: ErrorBody = rejected.json().await.unwrap();
     assert_eq!(body.error, "model_error");
+    assert_eq!(fake.requests().len(), before + 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_server_error_that_blames_the_request_is_not_retried() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    // What llama-cpp-python answered to our old `"content": null`.
+    let pydantic = r#"{"error":{"message":"7 validation errors for CreateChatCompletionRequest\nmessages.2.content\n  Input should be a valid string","type":"internal_server_error","param":null,"code":null}}"#;
+    fake.then(Reply::Raw(500, pydantic.to_owned())).then_text("a retry would get this");
+    let response = chat(&app, &user, None, "hello").await;
+    assert_eq!(response.status(), 502);
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error, "model_error");
+    assert!(body.message.contains("validation error"), "says why: {}", body.message);
+    assert_eq!(fake.requests().len(), 1, "not retried");
+    assert_eq!(fake.unused_replies(), 1);
 }
 
 #[tokio::test]
@@ -286,12 +310,14 @@ async fn a_model_that_times_out_is_retried_then_reported() {
     let fake = FakeModel::start().await;
     let Some(app) = spawn_with_model(&fake, 5).await else { return };
     let user = app.sign_up().await;
-    fake.then(Scripted::Hang(Duration::from_secs(3))).then(Scripted::Hang(Duration::from_secs(3)));
-    let started = std::time::Instant::now();
+    // Longer than the whole turn may take (CHAT_TIMEOUT_SECS, 60 s here): only the model
+    // call's 1 s time-out can end these in a JSON `model_unavailable` answer.
+    fake.then(Reply::Hang(Duration::from_secs(120))).then(Reply::Hang(Duration::from_secs(120)));
     let response = chat(&app, &user, None, "hello?").await;
     assert_eq!(response.status(), 503);
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error, "model_unavailable");
     assert_eq!(fake.requests().len(), 2, "one retry");
-    assert!(started.elapsed() < Duration::from_secs(6), "the 1 s timeout applied");
 }
 
 #[tokio::test]
@@ -306,4 +332,25 @@ async fn tool_rounds_are_bounded() {
     assert!(answer.response.contains("stopped after 2 rounds"), "{}", answer.response);
     assert_eq!(answer.tool_calls.len(), 2, "two rounds ran; the third request for tools was refused");
     assert_eq!(fake.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_configured_temperature_is_sent() {
+    let fake = FakeModel::start().await;
+    let Some(database) = fresh_database().await else { return };
+    let mut config = config_for(database);
+    config.model = Some(ModelSettings {
+        api_key: "test-key".into(),
+        base_url: fake.base_url(),
+        model: "fake-model".into(),
+        timeout: Duration::from_secs(5),
+        max_retries: 0,
+        temperature: Some(0.0),
+    });
+    let app = spawn_app_with(config).await;
+    app.wait_until_ready().await;
+    let user = app.sign_up().await;
+    fake.then_text("hi");
+    chat_ok(&app, &user, None, "hello").await;
+    assert_eq!(fake.accepted()[0]["temperature"], 0.0);
 }

@@ -3,7 +3,6 @@
 
 mod auth;
 mod chat;
-mod fake_model;
 mod health;
 mod helpers;
 mod hostile_input;
