@@ -247,8 +247,21 @@ fn excerpt(text: &str) -> String {
     }
 }
 
+/// PostgreSQL's text and jsonb cannot hold NUL, raw or as a JSON `\u0000` escape.
+fn holds_nul(text: &str) -> bool {
+    text.contains('\0') || text.contains("\\u0000")
+}
+
 fn reply_of(response: WireResponse) -> Result<ModelReply, ModelError> {
     let choice = response.choices.into_iter().next().ok_or_else(|| ModelError::Failed("no choices".to_owned()))?;
+    // A reply that cannot be stored is the model's error (502, the turn so far kept), not ours.
+    let calls = choice.message.tool_calls.iter().flatten();
+    if choice.message.content.as_deref().is_some_and(holds_nul)
+        || calls.clone().any(|call| holds_nul(&call.id) || holds_nul(&call.function.name))
+        || calls.clone().any(|call| holds_nul(&call.function.arguments))
+    {
+        return Err(ModelError::Failed("the reply contains a NUL character, which cannot be stored".to_owned()));
+    }
     let tool_calls = choice
         .message
         .tool_calls
@@ -262,6 +275,22 @@ fn reply_of(response: WireResponse) -> Result<ModelReply, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_holding_nul_anywhere_is_the_models_error() {
+        let reply = |message: serde_json::Value| {
+            reply_of(serde_json::from_value(serde_json::json!({"choices": [{"message": message}]})).unwrap())
+        };
+        let call = |id: &str, name: &str, arguments: &str| {
+            serde_json::json!({"content": "", "tool_calls": [{"id": id, "type": "function",
+                "function": {"name": name, "arguments": arguments}}]})
+        };
+        assert!(reply(serde_json::json!({"content": "fine\u{0}"})).is_err());
+        assert!(reply(call("call\u{0}", "add_task", "{}")).is_err());
+        assert!(reply(call("call_1", "add\u{0}task", "{}")).is_err());
+        assert!(reply(call("call_1", "add_task", r#"{"title":"a\u0000b"}"#)).is_err());
+        assert!(reply(call("call_1", "add_task", r#"{"title":"a\nb"}"#)).is_ok());
+    }
 
     #[test]
     fn assistant_tool_calls_replay_in_the_chat_completions_shape() {
