@@ -237,6 +237,7 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
         ("OPENAI_BASE_URL", "ftp://model.example.test"),
         ("OPENAI_TIMEOUT_SECS", "soon"),
         ("OPENAI_MAX_RETRIES", "-1"),
+        ("OPENAI_TEMPERATURE", "3"),
         ("CHAT_MAX_TOOL_ROUNDS", "many"),
         ("CHAT_HISTORY_MESSAGES", "0"),
         ("CHAT_TIMEOUT_SECS", "later"),
