@@ -2,7 +2,7 @@
 # `just bench [section...]`: image sizes, build times (cold, cached, one file changed), time from
 # container start to ready, and HTTP load on the backend, measured on this machine. Prints a
 # Markdown report; the figures in docs/benchmarks.md come from it. No thresholds: numbers are
-# for people to compare. Sections: sizes builds start load serialize (default: all).
+# for people to compare. Sections: sizes builds start load rss serialize (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BACKEND_IMAGE:?set by the justfile}" "${WEB_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${IMAGE_PREFIX:?}"
@@ -10,13 +10,15 @@ RUNS=${BENCH_RUNS:-5}
 COLD=${BENCH_COLD:-1}
 LOAD_SECONDS=${LOAD_SECONDS:-10}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-1 10 50}
+RSS_STEPS=${RSS_STEPS:-10}
+RSS_STEP_SECONDS=${RSS_STEP_SECONDS:-20}
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load serialize)
+[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load rss serialize)
 for section in "${sections[@]}"; do
   case "$section" in
-    sizes|builds|start|load|serialize) ;;
-    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load serialize)" >&2; exit 2 ;;
+    sizes|builds|start|load|rss|serialize) ;;
+    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load rss serialize)" >&2; exit 2 ;;
   esac
 done
 
@@ -27,7 +29,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : 
 network="bench-$$"
 copy=""
 cleanup() {
-  docker rm -f bench-db bench-backend bench-web bench-load >/dev/null 2>&1 || true
+  docker rm -f bench-db bench-backend bench-web bench-load bench-rss >/dev/null 2>&1 || true
   docker network rm "$network" >/dev/null 2>&1 || true
   if [ -n "$copy" ]; then rm -rf "$copy"; fi
 }
@@ -134,6 +136,26 @@ peak_cgroup_mib() {
   echo "n/a"
 }
 
+# Starts the backend image as container $1 (more `docker run` arguments after it) on the bench
+# network, waits until it is ready and sets `base` to the address to load it through.
+serve_backend() {
+  local name=$1 port address; shift
+  docker run -d --name "$name" --network "$network" -p 127.0.0.1::8000 --read-only --cap-drop ALL \
+    -e DATABASE_URL="$url" -e BETTER_AUTH_SECRET="$secret" "$@" "$BACKEND_IMAGE" >/dev/null
+  port=$(docker port "$name" 8000/tcp | head -n1 | sed 's/.*://')
+  base="http://127.0.0.1:$port"
+  until curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; do sleep 0.05; done
+  # The published port goes through docker-proxy, which took half a core at 50 connections:
+  # the container's own address (reachable from a Linux host) measures the backend instead.
+  address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name")
+  if [ -n "$address" ] && curl -fsS -m 2 -o /dev/null "http://$address:8000/readyz" 2>/dev/null; then
+    base="http://$address:8000"
+  else
+    echo "(through the published port: the container's address is not reachable from here)"
+    echo
+  fi
+}
+
 load() {
   echo "### HTTP load on the backend (wrk, $LOAD_SECONDS s per run, release image, PostgreSQL 15 container)"
   echo
@@ -145,22 +167,8 @@ load() {
   local extra_env=() setting
   for setting in ${BENCH_BACKEND_ENV:-}; do extra_env+=(-e "$setting"); done
   if [ ${#extra_env[@]} -gt 0 ]; then echo "Backend settings: \`${BENCH_BACKEND_ENV}\`"; echo; fi
-  docker run -d --name bench-load --network "$network" -p 127.0.0.1::8000 --read-only --cap-drop ALL \
-    -e DATABASE_URL="$url" -e BETTER_AUTH_SECRET="$secret" -e AUTH_RATE_LIMIT_PER_MINUTE=100000 \
-    "${extra_env[@]}" "$BACKEND_IMAGE" >/dev/null
-  local port address base session token user i connections
-  port=$(docker port bench-load 8000/tcp | head -n1 | sed 's/.*://')
-  base="http://127.0.0.1:$port"
-  until curl -fsS -o /dev/null "$base/readyz" 2>/dev/null; do sleep 0.05; done
-  # The published port goes through docker-proxy, which took half a core at 50 connections:
-  # the container's own address (reachable from a Linux host) measures the backend instead.
-  address=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' bench-load)
-  if [ -n "$address" ] && curl -fsS -m 2 -o /dev/null "http://$address:8000/readyz" 2>/dev/null; then
-    base="http://$address:8000"
-  else
-    echo "(through the published port: the container's address is not reachable from here)"
-    echo
-  fi
+  local base session token user i connections
+  serve_backend bench-load -e AUTH_RATE_LIMIT_PER_MINUTE=100000 "${extra_env[@]}"
   session=$(curl -fsS -H 'content-type: application/json' \
     -d '{"email":"bench@example.com","password":"benchmark password","name":"Bench"}' "$base/api/auth/sign-up")
   token=$(echo "$session" | jq -r .token)
@@ -205,6 +213,48 @@ LUA
   echo "argon2id hash takes 19 MiB), $(peak_rss_mib bench-load) MiB after the load runs, sign-ins included. Container cgroup"
   echo "peak, which also counts the binary's page cache: $(peak_cgroup_mib bench-load) MiB."
   echo
+}
+
+# Resident memory of a container's main process now (VmRSS), in MiB.
+rss_mib() {
+  local pid; pid=$(docker inspect -f '{{.State.Pid}}' "$1")
+  awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo "n/a"
+}
+
+rss() {
+  echo "### Backend RSS under load with nobody scraping \`/metrics\` ($RSS_STEPS steps of $RSS_STEP_SECONDS s, wrk, 50 connections)"
+  echo
+  echo "Half the requests are \`GET /healthz\`; a quarter use a method never seen before, a quarter an unknown path."
+  echo "The metrics must neither keep each latency sample until a scrape nor make a series per method or path."
+  echo
+  database
+  fresh_db
+  local base mix total=0 step out served
+  serve_backend bench-rss
+  mix=$(mktemp)
+  cat >"$mix" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  if n % 4 == 0 then return wrk.format("M" .. n, "/healthz") end
+  if n % 4 == 1 then return wrk.format("GET", "/no/such/" .. n) end
+  return wrk.format("GET", "/healthz")
+end
+LUA
+  echo "| step | requests so far | backend RSS (VmRSS) |"
+  echo "|---|---:|---:|"
+  echo "| start | 0 | $(rss_mib bench-rss) MiB |"
+  for step in $(seq 1 "$RSS_STEPS"); do
+    out=$(wrk -t2 -c50 -d"${RSS_STEP_SECONDS}s" -s "$mix" "$base/")
+    served=$(echo "$out" | awk '/requests in/ { print $1 }')
+    total=$((total + served))
+    echo "| $step | $total | $(rss_mib bench-rss) MiB |"
+  done
+  rm -f "$mix"
+  echo
+  echo "Peak (VmHWM): $(peak_rss_mib bench-rss) MiB. Then one scrape of \`/metrics\` ($(curl -fsS "$base/metrics" | wc -c) bytes): $(rss_mib bench-rss) MiB."
+  echo
+  docker rm -f bench-rss >/dev/null
 }
 
 serialize() {

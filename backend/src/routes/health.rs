@@ -14,6 +14,11 @@ pub async fn liveness() -> Json<Liveness> {
 
 /// Ready when not shutting down, the database answers, and every migration this binary
 /// carries is applied.
+///
+/// The body names each check and says in fixed words how it went, never the database's error
+/// text (it can carry host names, user names and certificate details) nor the model's address:
+/// `/api/readyz` is public through the web proxy, and the same body everywhere keeps one rule.
+/// The details go to the log, at warn, each time a check fails.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, description = "Not ready: the body names the failing check", body = Readiness)))]
 pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
@@ -25,8 +30,14 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readi
     });
     let status = tokio::time::timeout(Duration::from_secs(2), db::migration_status(&state.pool));
     match status.await {
-        Err(_) => checks.push(ReadinessCheck::failing("database", "no answer within 2 s")),
-        Ok(Err(error)) => checks.push(ReadinessCheck::failing("database", error.to_string())),
+        Err(_) => {
+            tracing::warn!(check = "database", "readiness check failed: no answer within 2 s");
+            checks.push(ReadinessCheck::failing("database", "no answer within 2 s"));
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(check = "database", %error, "readiness check failed");
+            checks.push(ReadinessCheck::failing("database", "unreachable or refused the query; details in the log"));
+        }
         Ok(Ok(migrations)) => {
             checks.push(ReadinessCheck::ok("database", "answered"));
             checks.push(migrations_check(&migrations));
@@ -36,8 +47,8 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readi
     checks.push(ReadinessCheck::ok(
         "assistant",
         match &*state.assistant {
-            crate::agent::Assistant::Model(model) => format!("model {} at {}", model.model(), model.base_url()),
-            crate::agent::Assistant::Offline => "offline assistant (no OPENAI_API_KEY)".to_owned(),
+            crate::agent::Assistant::Model(_) => "a model is configured",
+            crate::agent::Assistant::Offline => "offline assistant (no OPENAI_API_KEY)",
         },
     ));
     let readiness = Readiness::from_checks(checks);
@@ -47,12 +58,11 @@ pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readi
 
 fn migrations_check(status: &db::MigrationStatus) -> ReadinessCheck {
     if !status.failed.is_empty() {
-        ReadinessCheck::failing("migrations", format!("failed and needs an operator: {:?}", status.failed))
+        tracing::warn!(check = "migrations", failed = ?status.failed, "readiness check failed");
+        ReadinessCheck::failing("migrations", "a migration failed and needs an operator; versions in the log")
     } else if !status.pending.is_empty() {
-        ReadinessCheck::failing(
-            "migrations",
-            format!("{} of {} pending: {:?}", status.pending.len(), status.known, status.pending),
-        )
+        tracing::warn!(check = "migrations", pending = ?status.pending, "readiness check failed");
+        ReadinessCheck::failing("migrations", format!("{} of {} pending", status.pending.len(), status.known))
     } else {
         ReadinessCheck::ok("migrations", format!("all {} applied", status.known))
     }

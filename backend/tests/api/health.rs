@@ -35,11 +35,41 @@ async fn without_a_database_the_backend_is_live_but_not_ready() {
     let unreachable = PgConnectOptions::new().host("127.0.0.1").port(1).username("nobody").database("none");
     let app = spawn_app_with(config_for(unreachable)).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
-    let response = app.get("/readyz").await;
-    assert_eq!(response.status(), 503);
-    let body: Readiness = response.json().await.unwrap();
-    let database = body.checks.iter().find(|c| c.name == "database").unwrap();
-    assert_eq!(database.status, api_types::CheckStatus::Failing, "{body:?}");
+    // The same redacted body at the root and under /api, which the web proxy makes public:
+    // the check is named, the connection error (address, user, "refused") stays in the log.
+    for path in ["/readyz", "/api/readyz"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 503);
+        let body: Readiness = response.json().await.unwrap();
+        let database = body.checks.iter().find(|c| c.name == "database").unwrap();
+        assert_eq!(database.status, api_types::CheckStatus::Failing, "{body:?}");
+        let text = serde_json::to_string(&body).unwrap();
+        for secret in ["127.0.0.1", "nobody", "refused", "os error"] {
+            assert!(!text.contains(secret), "{path} tells {secret:?}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn readiness_does_not_tell_the_model_address() {
+    let Some(database) = fresh_database().await else {
+        return;
+    };
+    let mut config = config_for(database);
+    // Readiness never calls the model, so the address need not answer.
+    config.model = Some(backend::agent::model::ModelSettings {
+        api_key: "test-key".into(),
+        base_url: "http://model.internal.example:8080/v1".into(),
+        model: "some-model".into(),
+        timeout: Duration::from_secs(1),
+        max_retries: 1,
+        temperature: None,
+    });
+    let app = spawn_app_with(config).await;
+    app.wait_until_ready().await;
+    let text = app.get("/api/readyz").await.text().await.unwrap();
+    assert!(text.contains(r#""name":"assistant""#), "{text}");
+    assert!(!text.contains("model.internal.example"), "{text}");
 }
 
 #[tokio::test]
