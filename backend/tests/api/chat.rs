@@ -502,3 +502,44 @@ async fn chat_turns_are_rate_limited_per_user_across_replicas() {
     // Another user has a bucket of their own.
     chat_ok(&second, &other, None, "help").await;
 }
+
+#[tokio::test]
+async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model_and(&fake, |config| {
+        config.chat_timeout = Duration::from_secs(1);
+        // Only the chat's timeout can end the hanging model call below.
+        if let Some(model) = config.model.as_mut() {
+            model.timeout = Duration::from_secs(300);
+            model.max_retries = 0;
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.sign_up().await;
+    fake.then_text("Hello!");
+    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
+    fake.then(Reply::Hang(Duration::from_secs(120)));
+    assert_eq!(chat(&app, &user, Some(&conversation), "this one hangs").await.status(), 503);
+
+    // The cancelled turn gives its lease back itself (an expired lease would keep its turn_id).
+    let id: uuid::Uuid = conversation.parse().unwrap();
+    let mut polls = 0;
+    loop {
+        let turn: Option<uuid::Uuid> = sqlx::query_scalar("SELECT turn_id FROM conversations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if turn.is_none() {
+            break;
+        }
+        polls += 1;
+        assert!(polls < 10_000, "the cancelled turn never gave its lease back");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    fake.then_text("Back.");
+    assert_eq!(chat_ok(&app, &user, Some(&conversation), "again").await.response, "Back.");
+}
