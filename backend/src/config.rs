@@ -41,6 +41,12 @@ pub struct Config {
     pub chat_history_messages: usize,
     /// Longest a chat turn may take: several model calls and their retries.
     pub chat_timeout: Duration,
+    /// Most tool calls run from one model reply.
+    pub chat_max_tool_calls_per_reply: NonZeroUsize,
+    /// Most deletions run in one turn (0: the chat deletes nothing).
+    pub chat_max_destructive_calls_per_turn: u32,
+    /// Chat turns one user may start per minute, counted in PostgreSQL across replicas.
+    pub chat_rate_limit_per_minute: NonZeroU32,
 }
 
 // Hand-written so the database password can never reach a log line.
@@ -64,6 +70,9 @@ impl std::fmt::Debug for Config {
             .field("chat_max_tool_rounds", &self.chat_max_tool_rounds)
             .field("chat_history_messages", &self.chat_history_messages)
             .field("chat_timeout", &self.chat_timeout)
+            .field("chat_max_tool_calls_per_reply", &self.chat_max_tool_calls_per_reply)
+            .field("chat_max_destructive_calls_per_turn", &self.chat_max_destructive_calls_per_turn)
+            .field("chat_rate_limit_per_minute", &self.chat_rate_limit_per_minute)
             .finish_non_exhaustive()
     }
 }
@@ -102,6 +111,11 @@ impl Config {
             chat_max_tool_rounds: env.parsed_or("CHAT_MAX_TOOL_ROUNDS", 5_u32)?,
             chat_history_messages,
             chat_timeout: Duration::from_secs(env.parsed_or("CHAT_TIMEOUT_SECS", 120_u64)?.max(1)),
+            chat_max_tool_calls_per_reply: env
+                .parsed_or("CHAT_MAX_TOOL_CALLS_PER_REPLY", NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN))?,
+            chat_max_destructive_calls_per_turn: env.parsed_or("CHAT_MAX_DESTRUCTIVE_CALLS_PER_TURN", 3_u32)?,
+            chat_rate_limit_per_minute: env
+                .parsed_or("CHAT_RATE_LIMIT_PER_MINUTE", NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))?,
             token_secret,
             token_ttl: Duration::from_secs(token_ttl_secs),
             cors_origins: cors_origins(env.optional("CORS_ORIGINS"))?,
@@ -306,6 +320,30 @@ mod tests {
         assert!(!format!("{:?}", config(&[url, SECRET, ("OPENAI_API_KEY", "sk-test")]).unwrap()).contains("sk-test"));
         let bad = config(&[url, SECRET, ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "ollama:11434")]).unwrap_err();
         assert!(bad.to_string().starts_with("OPENAI_BASE_URL is invalid"));
+    }
+
+    #[test]
+    fn chat_caps_and_rate_have_defaults_and_refuse_nonsense() {
+        let base = [("DATABASE_URL", "postgres://db/todo"), SECRET];
+        let defaults = config(&base).unwrap();
+        assert_eq!(defaults.chat_max_tool_calls_per_reply.get(), 8);
+        assert_eq!(defaults.chat_max_destructive_calls_per_turn, 3);
+        assert_eq!(defaults.chat_rate_limit_per_minute.get(), 20);
+        let with = |name: &'static str, value: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push((name, value));
+            config(&pairs)
+        };
+        assert_eq!(with("CHAT_MAX_DESTRUCTIVE_CALLS_PER_TURN", "0").unwrap().chat_max_destructive_calls_per_turn, 0);
+        for (name, bad) in [
+            ("CHAT_MAX_TOOL_CALLS_PER_REPLY", "0"),
+            ("CHAT_MAX_DESTRUCTIVE_CALLS_PER_TURN", "-1"),
+            ("CHAT_RATE_LIMIT_PER_MINUTE", "0"),
+            ("CHAT_RATE_LIMIT_PER_MINUTE", "many"),
+        ] {
+            let error = with(name, bad).unwrap_err();
+            assert!(error.to_string().starts_with(&format!("{name} is invalid")), "{bad}: {error}");
+        }
     }
 
     #[test]

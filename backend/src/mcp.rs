@@ -2,10 +2,11 @@
 //! (streamable HTTP, rmcp). Same tool definitions and the same `tools::execute` as the chat;
 //! every request needs the same bearer token as the REST API and acts for that user only.
 
-use crate::{agent::tools, auth::AuthUser, error::ApiError, state::AppState};
+use crate::{agent::tools, auth::AuthUser, error::ApiError, routes::MAX_BODY_BYTES, state::AppState};
 use axum::{
     Router,
     extract::{Request, State},
+    http::StatusCode,
     middleware::{self, Next},
     response::Response,
 };
@@ -21,7 +22,8 @@ use rmcp::{
     },
 };
 use serde_json::Value;
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
+use tower_http::timeout::TimeoutLayer;
 
 #[derive(Debug, Clone)]
 pub struct TaskTools {
@@ -97,16 +99,23 @@ impl ServerHandler for TaskTools {
 }
 
 /// Rejects requests without a valid bearer token before MCP sees them, and hands the
-/// verified user to the tools.
+/// verified user to the tools. The body is read here, up to the REST API's limit, because
+/// rmcp buffers whatever it is given: `DefaultBodyLimit` only binds axum's own extractors.
 async fn require_bearer(State(state): State<AppState>, request: Request, next: Next) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let user = <AuthUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state).await?;
     parts.extensions.insert(user);
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    // A read can also fail when the client hangs up mid-body; nobody is left to read the
+    // answer then, so every failure here is answered as the one a client can cause: too large.
+    let body =
+        axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge(MAX_BODY_BYTES))?;
+    Ok(next.run(Request::from_parts(parts, axum::body::Body::from(body))).await)
 }
 
-/// `/mcp` (and `/api/mcp`, reachable through the web server's proxy).
-pub fn router(state: AppState) -> Router<AppState> {
+/// `/mcp` (and `/api/mcp`, reachable through the web server's proxy), with the REST API's
+/// body limit and request timeout: a tool call is one database statement or two, like a
+/// REST request.
+pub fn router(state: AppState, request_timeout: Duration) -> Router<AppState> {
     let tools = TaskTools { state: state.clone() };
     // Host validation guards unauthenticated local servers against DNS rebinding; here every
     // request must carry a bearer token, which a rebinding page cannot attach.
@@ -123,4 +132,5 @@ pub fn router(state: AppState) -> Router<AppState> {
         .nest_service("/mcp", service.clone())
         .nest_service("/api/mcp", service)
         .layer(middleware::from_fn_with_state(state, require_bearer))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
 }

@@ -90,6 +90,10 @@ impl Application {
             chat_limits: ChatLimits {
                 max_tool_rounds: config.chat_max_tool_rounds,
                 history_messages: config.chat_history_messages,
+                max_tool_calls_per_reply: config.chat_max_tool_calls_per_reply.get(),
+                max_destructive_calls_per_turn: config.chat_max_destructive_calls_per_turn,
+                turn_lease: config.chat_timeout,
+                rate_per_minute: config.chat_rate_limit_per_minute,
             },
         };
         // Off the request path: the first unknown-email sign-in should not pay for it.

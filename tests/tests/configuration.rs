@@ -241,6 +241,9 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
         ("CHAT_MAX_TOOL_ROUNDS", "many"),
         ("CHAT_HISTORY_MESSAGES", "0"),
         ("CHAT_TIMEOUT_SECS", "later"),
+        ("CHAT_MAX_TOOL_CALLS_PER_REPLY", "0"),
+        ("CHAT_MAX_DESTRUCTIVE_CALLS_PER_TURN", "-1"),
+        ("CHAT_RATE_LIMIT_PER_MINUTE", "0"),
     ];
     for (variable, value) in backend_cases {
         let request = hardened(

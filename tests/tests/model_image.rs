@@ -55,6 +55,9 @@ async fn a_chat_through_the_web_and_backend_images_calls_the_model_and_replays_i
             ("OPENAI_MAX_RETRIES", "1"),
             ("CHAT_MAX_TOOL_ROUNDS", "2"),
             ("CHAT_HISTORY_MESSAGES", "6"),
+            ("CHAT_MAX_TOOL_CALLS_PER_REPLY", "4"),
+            ("CHAT_MAX_DESTRUCTIVE_CALLS_PER_TURN", "2"),
+            ("CHAT_RATE_LIMIT_PER_MINUTE", "30"),
         ],
     )
     .await?;

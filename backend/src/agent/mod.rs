@@ -37,6 +37,70 @@ pub struct ChatLimits {
     pub max_tool_rounds: u32,
     /// Most stored messages replayed to the model.
     pub history_messages: usize,
+    /// Most tool calls run from one model reply; the rest are answered "not run".
+    pub max_tool_calls_per_reply: usize,
+    /// Most destructive tool calls (deletions) run in one turn; the rest are answered "not run".
+    pub max_destructive_calls_per_turn: u32,
+    /// Longest a turn may hold its conversation: the chat's timeout, after which the turn is
+    /// cancelled anyway.
+    pub turn_lease: std::time::Duration,
+    /// Turns one user may start per minute (a bucket of this many, refilled over a minute).
+    pub rate_per_minute: std::num::NonZeroU32,
+}
+
+/// The lease one turn holds on its conversation (see `conversations::begin_turn`).
+struct TurnLease {
+    pool: PgPool,
+    conversation: Uuid,
+    turn: Uuid,
+    held: bool,
+}
+
+impl TurnLease {
+    /// 409 while another turn runs on the conversation: queueing the second would hold a
+    /// request (and its client) for as long as the model takes, and the person sees the first
+    /// answer before asking again anyway.
+    async fn take(
+        pool: &PgPool,
+        owner: Uuid,
+        conversation: Uuid,
+        lease: std::time::Duration,
+    ) -> Result<Self, ApiError> {
+        match conversations::begin_turn(pool, owner, conversation, lease).await? {
+            Some(turn) => Ok(Self { pool: pool.clone(), conversation, turn, held: true }),
+            None if conversations::get(pool, owner, conversation).await?.is_some() => Err(ApiError::Conflict(
+                "the assistant is still answering the previous message in this conversation; wait for its answer",
+            )),
+            None => Err(ApiError::NotFound(format!("conversation {conversation} not found"))),
+        }
+    }
+
+    /// Gives the lease back before the turn answers, so that the next message can follow at once.
+    async fn release(mut self) {
+        self.held = false;
+        if let Err(error) = conversations::end_turn(&self.pool, self.conversation, self.turn).await {
+            // The lease expires on its own; until then the conversation answers 409.
+            tracing::warn!(%error, conversation = %self.conversation, "could not end the chat turn");
+        }
+    }
+}
+
+impl Drop for TurnLease {
+    /// A turn cancelled mid-way (the client left, the chat timeout fired) never reaches
+    /// `release`: give the lease back from a task of its own.
+    fn drop(&mut self) {
+        if !self.held {
+            return;
+        }
+        let (pool, conversation, turn) = (self.pool.clone(), self.conversation, self.turn);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = conversations::end_turn(&pool, conversation, turn).await {
+                    tracing::warn!(%error, %conversation, "could not end a cancelled chat turn");
+                }
+            });
+        }
+    }
 }
 
 /// The messages to replay: at most `limit` of the latest, starting at a user message so that
@@ -92,11 +156,32 @@ async fn run_tool(
         Err(error) => tools::failure(&error),
     };
     tracing::info!(tool = %call.name, ok = result["ok"].as_bool().unwrap_or(false), "tool ran");
+    store_result(pool, conversation, call, result).await
+}
+
+/// Stores a call's result right after the call, and returns the record for the response.
+async fn store_result(
+    pool: &PgPool,
+    conversation: Uuid,
+    call: &StoredToolCall,
+    result: Value,
+) -> Result<ToolCallRecord, ApiError> {
     let stored =
         StoredMessage::Tool { tool_call_id: call.id.clone(), name: call.name.clone(), content: result.to_string() };
     conversations::append(pool, conversation, &stored).await?;
     let arguments = serde_json::from_str(&call.arguments).unwrap_or_else(|_| Value::String(call.arguments.clone()));
     Ok(ToolCallRecord { name: call.name.clone(), arguments, result })
+}
+
+/// Answers a call without running it, stores that answer, and returns the record.
+async fn refuse_tool(
+    pool: &PgPool,
+    conversation: Uuid,
+    call: &StoredToolCall,
+    reason: &str,
+) -> Result<ToolCallRecord, ApiError> {
+    tracing::info!(tool = %call.name, reason, "tool call refused");
+    store_result(pool, conversation, call, json!({"ok": false, "error": reason})).await
 }
 
 impl Assistant {
@@ -111,25 +196,39 @@ impl Assistant {
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
         let conversation = match conversation_id {
-            Some(id) => conversations::get(pool, owner, id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("conversation {id} not found")))?,
-            None => conversations::create(pool, owner, &ConversationTitle::of(message)).await?,
+            Some(id) => id,
+            None => conversations::create(pool, owner, &ConversationTitle::of(message)).await?.id,
         };
+        // Everything below runs alone on this conversation: a second turn would store its
+        // messages between this turn's tool call and its result, which no model accepts.
+        let lease = TurnLease::take(pool, owner, conversation, limits.turn_lease).await?;
+        let result = self.turn_alone(pool, owner, conversation, message, limits).await;
+        lease.release().await;
+        result
+    }
+
+    async fn turn_alone(
+        &self,
+        pool: &PgPool,
+        owner: Uuid,
+        conversation: Uuid,
+        message: &MessageText,
+        limits: ChatLimits,
+    ) -> Result<ChatResponse, ApiError> {
         let history: Vec<StoredMessage> =
-            conversations::messages(pool, conversation.id).await?.iter().map(|row| row.message()).collect();
+            conversations::messages(pool, conversation).await?.iter().map(|row| row.message()).collect();
         let user_message = StoredMessage::User { content: message.as_str().to_owned() };
-        conversations::append(pool, conversation.id, &user_message).await?;
+        conversations::append(pool, conversation, &user_message).await?;
 
         let (response, tool_calls) = match self {
-            Assistant::Offline => Self::offline_turn(pool, conversation.id, owner, message.as_str()).await?,
+            Assistant::Offline => Self::offline_turn(pool, conversation, owner, message.as_str()).await?,
             Assistant::Model(model) => {
                 let mut transcript = replayable(&history, limits.history_messages);
                 transcript.push(user_message);
-                Self::model_turn(model, pool, conversation.id, owner, transcript, limits).await?
+                Self::model_turn(model, pool, conversation, owner, transcript, limits).await?
             }
         };
-        Ok(ChatResponse { conversation_id: conversation.id.to_string(), response, tool_calls })
+        Ok(ChatResponse { conversation_id: conversation.to_string(), response, tool_calls })
     }
 
     async fn offline_turn(
@@ -173,6 +272,7 @@ impl Assistant {
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
         let definitions = tools::definitions();
         let mut records = Vec::new();
+        let mut destructive = 0;
         for round in 0..=limits.max_tool_rounds {
             let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
             messages.extend(transcript.iter().map(wire_message));
@@ -191,8 +291,30 @@ impl Assistant {
                 StoredMessage::Assistant { content: reply.content.clone(), tool_calls: reply.tool_calls.clone() };
             conversations::append(pool, conversation, &asked).await?;
             transcript.push(asked);
-            for call in &reply.tool_calls {
-                let record = run_tool(pool, conversation, owner, call).await?;
+            for (index, call) in reply.tool_calls.iter().enumerate() {
+                // Over a cap, the call is answered (the model API needs every call answered)
+                // with why it did not run, so the model can tell the person or ask again.
+                let refusal = if index >= limits.max_tool_calls_per_reply {
+                    Some(format!(
+                        "not run: at most {} tool calls run per reply; call the rest in your next reply",
+                        limits.max_tool_calls_per_reply
+                    ))
+                } else if tools::is_destructive(&call.name) && destructive >= limits.max_destructive_calls_per_turn {
+                    Some(format!(
+                        "not run: at most {} deletions run per message; tell the person which were not \
+                         deleted and ask them to confirm in a new message",
+                        limits.max_destructive_calls_per_turn
+                    ))
+                } else {
+                    None
+                };
+                let record = match refusal {
+                    Some(reason) => refuse_tool(pool, conversation, call, &reason).await?,
+                    None => {
+                        destructive += u32::from(tools::is_destructive(&call.name));
+                        run_tool(pool, conversation, owner, call).await?
+                    }
+                };
                 transcript.push(StoredMessage::Tool {
                     tool_call_id: call.id.clone(),
                     name: call.name.clone(),

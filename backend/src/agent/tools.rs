@@ -18,6 +18,11 @@ pub const COMPLETE_TASK: &str = "complete_task";
 pub const DELETE_TASK: &str = "delete_task";
 pub const UPDATE_TASK: &str = "update_task";
 
+/// Whether a tool destroys something the person cannot get back (an update keeps the task).
+pub fn is_destructive(name: &str) -> bool {
+    name == DELETE_TASK
+}
+
 /// A failure the assistant can explain to the person: it goes back to the model as the
 /// tool's result, never as an HTTP error.
 #[derive(Debug, thiserror::Error)]

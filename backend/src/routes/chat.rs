@@ -2,7 +2,12 @@
 
 use super::extract::{Json, Path};
 use crate::{
-    agent::Assistant, auth::OwnedPath, domain::MessageText, error::ApiError, state::AppState, store::conversations,
+    agent::Assistant,
+    auth::OwnedPath,
+    domain::MessageText,
+    error::ApiError,
+    state::AppState,
+    store::{chat_rate, conversations},
 };
 use api_types::{
     AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo,
@@ -31,7 +36,9 @@ fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
     responses(
         (status = 200, body = ChatResponse),
         (status = 404, description = "Unknown conversation", body = ErrorBody),
+        (status = 409, description = "The assistant is still answering another message in this conversation", body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, description = "Too many chat turns this minute; see Retry-After", body = ErrorBody),
         (status = 502, description = "The model answered with an error; the message is saved", body = ErrorBody),
         (status = 503, description = "The model is unreachable; the message is saved", body = ErrorBody),
     ))]
@@ -42,6 +49,10 @@ pub async fn chat(
 ) -> Result<axum::Json<ChatResponse>, ApiError> {
     let message = MessageText::parse(&request.message).map_err(|message| ApiError::invalid("message", message))?;
     let conversation = request.conversation_id.as_deref().map(conversation_id).transpose()?;
+    // Every turn may call the model: counted per user, where every replica sees the count.
+    if let Some(retry_after) = chat_rate::take(&state.pool, user.id, state.chat_limits.rate_per_minute.get()).await? {
+        return Err(ApiError::RateLimited(retry_after));
+    }
     let response = state.assistant.turn(&state.pool, user.id, conversation, &message, state.chat_limits).await?;
     Ok(axum::Json(response))
 }

@@ -55,7 +55,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(api)
         .merge(chat)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .merge(crate::mcp::router(state.clone()))
+        .merge(crate::mcp::router(state.clone(), config.request_timeout))
         .fallback(not_found)
         .layer(middleware::from_fn(metrics::track))
         .layer(cors(&config.cors_origins))

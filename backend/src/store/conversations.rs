@@ -2,6 +2,7 @@ use crate::domain::ConversationTitle;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, types::Json};
+use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -96,6 +97,30 @@ pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<bool, sqlx::
         .execute(pool)
         .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Takes the lease that lets one turn at a time run on `owner`'s conversation `id`, for at
+/// most `lease`. `None` when the conversation is not the owner's or another turn holds it.
+pub async fn begin_turn(pool: &PgPool, owner: Uuid, id: Uuid, lease: Duration) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE conversations SET turn_id = gen_random_uuid(), turn_until = now() + make_interval(secs => $3) \
+         WHERE id = $1 AND user_id = $2 AND (turn_until IS NULL OR turn_until <= now()) RETURNING turn_id",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Gives the lease back, unless it expired and another turn holds it now.
+pub async fn end_turn(pool: &PgPool, id: Uuid, turn: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE conversations SET turn_id = NULL, turn_until = NULL WHERE id = $1 AND turn_id = $2")
+        .bind(id)
+        .bind(turn)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Every message of a conversation, oldest first. Ownership is checked by the caller.

@@ -1,6 +1,10 @@
 use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with};
 use api_types::{ChatMessage, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo, Task, TaskPage};
-use backend::agent::model::ModelSettings;
+use backend::{
+    agent::model::ModelSettings,
+    config::Config,
+    store::conversations::{self, StoredMessage},
+};
 use fake_model::{FakeModel, Reply};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -9,6 +13,11 @@ use std::time::Duration;
 /// An app whose assistant is the scripted fake model, which refuses (400) any request a real
 /// server would refuse.
 async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
+    spawn_with_model_and(fake, |config| config.chat_max_tool_rounds = max_tool_rounds).await
+}
+
+/// As `spawn_with_model`, with the configuration changed by `tweak` first.
+async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let mut config = config_for(fresh_database().await?);
     config.model = Some(ModelSettings {
         api_key: "test-key".into(),
@@ -18,7 +27,7 @@ async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<Test
         max_retries: 1,
         temperature: None,
     });
-    config.chat_max_tool_rounds = max_tool_rounds;
+    tweak(&mut config);
     let app = spawn_app_with(config).await;
     app.wait_until_ready().await;
     Some(app)
@@ -353,4 +362,184 @@ async fn a_configured_temperature_is_sent() {
     fake.then_text("hi");
     chat_ok(&app, &user, None, "hello").await;
     assert_eq!(fake.accepted()[0]["temperature"], 0.0);
+}
+
+/// The stored messages of a conversation with every tool result right after the assistant
+/// message that asked for it, in the order asked: what a model API replays without error.
+async fn assert_each_result_follows_its_call(app: &TestApp, conversation: &str) -> Vec<StoredMessage> {
+    let rows = conversations::messages(&app.pool, conversation.parse().unwrap()).await.unwrap();
+    let stored: Vec<StoredMessage> = rows.iter().map(|row| row.message()).collect();
+    let mut index = 0;
+    while index < stored.len() {
+        if let StoredMessage::Assistant { tool_calls, .. } = &stored[index] {
+            for (offset, call) in tool_calls.iter().enumerate() {
+                match stored.get(index + 1 + offset) {
+                    Some(StoredMessage::Tool { tool_call_id, .. }) if *tool_call_id == call.id => {}
+                    other => panic!("call {} is followed by {other:?}, not its result: {stored:#?}", call.id),
+                }
+            }
+            index += tool_calls.len();
+        } else {
+            assert!(!matches!(stored[index], StoredMessage::Tool { .. }), "a result without its call: {stored:#?}");
+        }
+        index += 1;
+    }
+    stored
+}
+
+#[tokio::test]
+async fn a_second_turn_on_a_busy_conversation_is_refused_so_results_stay_with_their_calls() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    fake.then_text("Hello!");
+    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
+
+    // Turn A's first model call hangs until the client's 1 s time-out; its retry asks for a tool.
+    fake.then(Reply::Hang(Duration::from_secs(120)))
+        .then_tools(&[("call_a", "add_task", json!({"title": "From turn A"}))])
+        .then_text("Added A.");
+    let turn_a = app
+        .authed(Method::POST, &format!("/api/{}/chat", user.id), &user)
+        .json(&json!({"conversation_id": conversation, "message": "add from turn A"}))
+        .send();
+    let turn_a = tokio::spawn(turn_a);
+    // Turn A holds the conversation once its first model request has arrived.
+    let mut polls = 0;
+    while fake.requests().len() < 2 {
+        polls += 1;
+        assert!(polls < 10_000, "turn A never reached the model");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let turn_b = chat(&app, &user, Some(&conversation), "add from turn B").await;
+    assert_eq!(turn_b.status(), 409);
+    let body: ErrorBody = turn_b.json().await.unwrap();
+    assert_eq!(body.error, "conflict");
+
+    let answer_a = turn_a.await.unwrap().unwrap();
+    assert_eq!(answer_a.status(), 200);
+    // Once A has answered, the conversation takes the next message at once.
+    fake.then_tools(&[("call_b", "add_task", json!({"title": "From turn B"}))]).then_text("Added B.");
+    let answer_b = chat_ok(&app, &user, Some(&conversation), "add from turn B").await;
+    assert_eq!(answer_b.tool_calls[0].result["ok"], true);
+
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+    let stored = assert_each_result_follows_its_call(&app, &conversation).await;
+    let users: Vec<&StoredMessage> = stored.iter().filter(|m| matches!(m, StoredMessage::User { .. })).collect();
+    assert_eq!(users.len(), 3, "the refused message B was not stored: {stored:#?}");
+    let titles: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|t| t.title).collect();
+    assert_eq!(titles, ["From turn A", "From turn B"]);
+}
+
+#[tokio::test]
+async fn calls_over_the_caps_are_not_run_and_the_model_is_told_why() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model_and(&fake, |config| {
+        config.chat_max_tool_calls_per_reply = std::num::NonZeroUsize::new(3).unwrap();
+        config.chat_max_destructive_calls_per_turn = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.sign_up().await;
+    let mut ids = Vec::new();
+    for title in ["One", "Two", "Three", "Four"] {
+        ids.push(app.create_task(&user, json!({"title": title})).await.id);
+    }
+    // Four deletions in one reply: the first runs, the next two hit the deletion cap, the
+    // fourth is over the per-reply cap.
+    let calls: Vec<(String, Value)> =
+        ids.iter().enumerate().map(|(i, id)| (format!("call_{i}"), json!({"task_id": id}))).collect();
+    let calls: Vec<(&str, &str, Value)> =
+        calls.iter().map(|(call, arguments)| (call.as_str(), "delete_task", arguments.clone())).collect();
+    fake.then_tools(&calls).then_text("I deleted one; confirm the others.");
+    let answer = chat_ok(&app, &user, None, "delete everything").await;
+
+    let results: Vec<&Value> = answer.tool_calls.iter().map(|call| &call.result).collect();
+    assert_eq!(results[0]["ok"], true);
+    for refused in &results[1..3] {
+        assert_eq!(refused["ok"], false);
+        assert!(refused["error"].as_str().unwrap().contains("at most 1 deletions"), "{refused}");
+    }
+    assert!(results[3]["error"].as_str().unwrap().contains("at most 3 tool calls"), "{}", results[3]);
+    let titles: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|t| t.title).collect();
+    assert_eq!(titles, ["Four", "Three", "Two"], "only the first deletion ran");
+
+    // The model's next request carries every refusal as the answer to its call.
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+    let told = fake.accepted()[1]["messages"].as_array().unwrap().clone();
+    let results: Vec<&Value> = told.iter().filter(|m| m["role"] == "tool").collect();
+    assert_eq!(results.len(), 4);
+    assert!(results[3]["content"].as_str().unwrap().contains("not run"), "{}", results[3]);
+    assert_each_result_follows_its_call(&app, &answer.conversation_id).await;
+}
+
+#[tokio::test]
+async fn chat_turns_are_rate_limited_per_user_across_replicas() {
+    let Some(database) = fresh_database().await else { return };
+    let mut config = config_for(database);
+    config.chat_rate_limit_per_minute = std::num::NonZeroU32::new(2).unwrap();
+    // Two replicas on one database.
+    let first = spawn_app_with(config.clone()).await;
+    first.wait_until_ready().await;
+    let second = spawn_app_with(config).await;
+    second.wait_until_ready().await;
+    let user = first.sign_up().await;
+    let other = first.sign_up().await;
+
+    chat_ok(&first, &user, None, "help").await;
+    chat_ok(&second, &user, None, "help").await;
+    let limited = chat(&first, &user, None, "help").await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "a turn comes back every 30 s at 2 a minute: {retry_after}");
+    let body: ErrorBody = limited.json().await.unwrap();
+    assert_eq!(body.error, "rate_limited");
+    assert_eq!(chat(&second, &user, None, "help").await.status(), 429, "the other replica counts the same");
+    assert_eq!(conversations_of(&first, &user).await.len(), 2, "a refused turn stores nothing");
+
+    // Another user has a bucket of their own.
+    chat_ok(&second, &other, None, "help").await;
+}
+
+#[tokio::test]
+async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model_and(&fake, |config| {
+        config.chat_timeout = Duration::from_secs(1);
+        // Only the chat's timeout can end the hanging model call below.
+        if let Some(model) = config.model.as_mut() {
+            model.timeout = Duration::from_secs(300);
+            model.max_retries = 0;
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.sign_up().await;
+    fake.then_text("Hello!");
+    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
+    fake.then(Reply::Hang(Duration::from_secs(120)));
+    assert_eq!(chat(&app, &user, Some(&conversation), "this one hangs").await.status(), 503);
+
+    // The cancelled turn gives its lease back itself (an expired lease would keep its turn_id).
+    let id: uuid::Uuid = conversation.parse().unwrap();
+    let mut polls = 0;
+    loop {
+        let turn: Option<uuid::Uuid> = sqlx::query_scalar("SELECT turn_id FROM conversations WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if turn.is_none() {
+            break;
+        }
+        polls += 1;
+        assert!(polls < 10_000, "the cancelled turn never gave its lease back");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    fake.then_text("Back.");
+    assert_eq!(chat_ok(&app, &user, Some(&conversation), "again").await.response, "Back.");
 }

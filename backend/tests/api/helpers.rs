@@ -147,6 +147,9 @@ pub fn config_for(database: PgConnectOptions) -> Config {
         chat_max_tool_rounds: 5,
         chat_history_messages: 40,
         chat_timeout: Duration::from_secs(60),
+        chat_max_tool_calls_per_reply: std::num::NonZeroUsize::new(8).unwrap(),
+        chat_max_destructive_calls_per_turn: 3,
+        chat_rate_limit_per_minute: std::num::NonZeroU32::new(1000).unwrap(),
     }
 }
 

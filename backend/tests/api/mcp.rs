@@ -1,10 +1,10 @@
 //! `/mcp` driven by a client nobody here wrote: the official MCP Python SDK.
 
-use crate::helpers::spawn_app;
-use api_types::TaskPage;
+use crate::helpers::{config_for, fresh_database, spawn_app, spawn_app_with};
+use api_types::{ErrorBody, TaskPage};
 use reqwest::Method;
 use serde_json::Value;
-use std::{path::PathBuf, process::Command};
+use std::{path::PathBuf, process::Command, time::Duration};
 
 /// The Python that has the `mcp` package (`MCP_PYTHON`, else the project's `.tools/venv`).
 fn mcp_python() -> Option<PathBuf> {
@@ -112,4 +112,54 @@ async fn mcp_requests_need_no_session_and_act_for_their_own_token() {
         let page: TaskPage = app.call(Method::GET, &format!("/api/{}/tasks", user.id), user, None).await;
         assert_eq!(page.items.iter().map(|task| task.title.as_str()).collect::<Vec<_>>(), [title]);
     }
+}
+
+fn tools_call(name: &str, arguments: Value) -> Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
+}
+
+#[tokio::test]
+async fn an_mcp_body_over_the_rest_limit_is_413_and_runs_nothing() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    // A valid call whose title alone is over the limit: refused before the tool could see it.
+    let body = tools_call("add_task", serde_json::json!({"title": "x".repeat(64 * 1024)}));
+    let response = app
+        .authed(Method::POST, "/mcp", &user)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let error: ErrorBody = response.json().await.unwrap();
+    assert_eq!(error.error, "payload_too_large");
+    let page: TaskPage = app.call(Method::GET, &format!("/api/{}/tasks", user.id), &user, None).await;
+    assert_eq!(page.total, 0);
+}
+
+#[tokio::test]
+async fn an_mcp_call_stuck_on_the_database_ends_at_the_request_timeout() {
+    let Some(database) = fresh_database().await else { return };
+    let mut config = config_for(database);
+    config.request_timeout = Duration::from_secs(1);
+    let app = spawn_app_with(config).await;
+    app.wait_until_ready().await;
+    let user = app.sign_up().await;
+    let task = app.create_task(&user, serde_json::json!({"title": "Locked"})).await;
+    // Another session holds the task's row until this test ends, so completing it cannot finish
+    // on its own: only the timeout can answer.
+    let mut lock = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE").bind(task.id).execute(&mut *lock).await.unwrap();
+    let response = app
+        .authed(Method::POST, "/mcp", &user)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&tools_call("complete_task", serde_json::json!({"task_id": task.id})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    lock.rollback().await.unwrap();
 }
