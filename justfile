@@ -12,7 +12,6 @@ debian_image_local := image_prefix + "/debian:12.11"
 postgres_image := env("POSTGRES_IMAGE", image_prefix + "/postgres:15")
 backend_image := image_prefix + "/backend:" + revision
 web_image := image_prefix + "/web:" + revision
-web_port := env("WEB_PORT", "3000")
 
 export IMAGE_PREFIX := image_prefix
 export VERSION := version
@@ -23,7 +22,6 @@ export DEBIAN_IMAGE_LOCAL := debian_image_local
 export POSTGRES_IMAGE := postgres_image
 export BACKEND_IMAGE := backend_image
 export WEB_IMAGE := web_image
-export WEB_PORT := web_port
 
 # List the recipes.
 default:
@@ -48,7 +46,8 @@ reproducible: images
 # Build the images if needed, start the stack, wait until it is healthy, print the URL.
 up: images env-file
     docker compose up --detach --wait --wait-timeout 120
-    @echo "todo-chatbot is up: http://localhost:{{web_port}}"
+    @# The port compose published, which .env's WEB_PORT may have changed.
+    @echo "todo-chatbot is up: http://localhost:$(docker compose port web 3000 | sed 's/.*://')"
 
 # Creates .env from .env.example on first use, with a random BETTER_AUTH_SECRET.
 [private]
