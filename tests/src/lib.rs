@@ -125,6 +125,16 @@ pub fn backend_on_port(
     database_url: &str,
     port: u16,
 ) -> ContainerRequest<GenericImage> {
+    let request = backend_unconfigured(images, network, name, port)
+        .with_env_var("DATABASE_URL", database_url)
+        .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET)
+        .with_env_var("RUST_LOG", "info");
+    if port == 8000 { request } else { request.with_env_var("PORT", port.to_string()) }
+}
+
+/// The backend image run hardened and waited for on `port`, with no variable set: the caller
+/// gives every one.
+pub fn backend_unconfigured(images: &Images, network: &str, name: &str, port: u16) -> ContainerRequest<GenericImage> {
     let request = image(&images.backend)
         .with_exposed_port(port.tcp())
         .with_wait_for(WaitFor::http(
@@ -132,11 +142,7 @@ pub fn backend_on_port(
         ))
         .with_network(network)
         .with_container_name(name)
-        .with_env_var("DATABASE_URL", database_url)
-        .with_env_var("BETTER_AUTH_SECRET", AUTH_SECRET)
-        .with_env_var("RUST_LOG", "info")
         .with_startup_timeout(Duration::from_secs(30));
-    let request = if port == 8000 { request } else { request.with_env_var("PORT", port.to_string()) };
     hardened(request, "1000:1000")
 }
 

@@ -61,16 +61,8 @@ fn every_documented_variable_is_set_by_an_image_test() {
 
 /// A backend container with exactly these variables (no defaults added), run hardened.
 fn backend_with(images: &Images, network: &str, name: &str, env: &[(&str, &str)]) -> ContainerRequest<GenericImage> {
-    let request = image(&images.backend)
-        .with_exposed_port(8000.tcp())
-        .with_wait_for(WaitFor::http(
-            HttpWaitStrategy::new("/healthz").with_port(8000.tcp()).with_expected_status_code(200_u16),
-        ))
-        .with_network(network)
-        .with_container_name(name)
-        .with_startup_timeout(Duration::from_secs(30));
-    let request = env.iter().fold(request, |request, (key, value)| request.with_env_var(*key, *value));
-    hardened(request, "1000:1000")
+    let request = backend_unconfigured(images, network, name, 8000);
+    env.iter().fold(request, |request, (key, value)| request.with_env_var(*key, *value))
 }
 
 async fn sign_up(client: &reqwest::Client, url: &str, email: &str) -> anyhow::Result<api_types::AuthResponse> {
