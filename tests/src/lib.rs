@@ -192,6 +192,29 @@ pub async fn wait_for_status(url: &str, status: u16, patience: Duration) -> anyh
     }
 }
 
+/// Polls a container's stdout until at least `count` lines satisfy `wanted`, for at most
+/// `patience`. Docker delivers log lines some time after the process wrote them, so a line
+/// logged while answering a request may not be there when the answer is.
+pub async fn wait_for_stdout_lines(
+    container: &ContainerAsync<GenericImage>,
+    count: usize,
+    patience: Duration,
+    wanted: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<String>> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let logs = String::from_utf8(container.stdout_to_vec().await?)?;
+        let found: Vec<String> = logs.lines().filter(|line| wanted(line)).map(str::to_owned).collect();
+        if found.len() >= count {
+            return Ok(found);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{} of {count} expected lines within {patience:?} in the log:\n{logs}", found.len());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// `docker` CLI for the facts testcontainers does not expose (inspect, top, export).
 pub fn docker(args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("docker").args(args).output().context("running docker")?;

@@ -1,7 +1,7 @@
 //! The backend image against a PostgreSQL that speaks TLS, as managed databases (Neon and the
 //! like) do: `sslmode=require`, and `verify-full` with a CA file mounted into the container.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use api_types::{CheckStatus, Readiness};
 use image_tests::{tls::MountDir, tls::TestCa, *};
 use std::time::Duration;
@@ -159,27 +159,16 @@ async fn verify_full_with_a_ca_that_did_not_sign_the_server_keeps_the_backend_un
     assert_eq!(database.status, CheckStatus::Failing, "{not_ready:?}");
     // The body stays generic (it is public through the web proxy); the reason is in the log.
     assert!(!database.detail.contains("UnknownIssuer") && !database.detail.contains("certificate"), "{not_ready:?}");
-    let logs = String::from_utf8(backend.stdout_to_vec().await?)?;
-    let readiness_failure = logs
-        .lines()
-        .find(|line| line.contains("readiness check failed") && line.contains(r#""check":"database""#))
-        .with_context(|| format!("no readiness failure in the log:\n{logs}"))?;
-    assert!(readiness_failure.contains("UnknownIssuer"), "{readiness_failure}");
+    let readiness_failures = wait_for_stdout_lines(&backend, 1, Duration::from_secs(10), |line| {
+        line.contains("readiness check failed") && line.contains(r#""check":"database""#)
+    })
+    .await?;
+    assert!(readiness_failures[0].contains("UnknownIssuer"), "{readiness_failures:#?}");
 
     // It keeps retrying in the same process, saying why each time, instead of exiting.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let failures = loop {
-        let logs = String::from_utf8(backend.stdout_to_vec().await?)?;
-        let failures: Vec<String> =
-            logs.lines().filter(|line| line.contains("could not apply migrations")).map(str::to_owned).collect();
-        if failures.len() >= 2 {
-            break failures;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!("fewer than two migration attempts were logged:\n{logs}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let failures =
+        wait_for_stdout_lines(&backend, 2, Duration::from_secs(30), |line| line.contains("could not apply migrations"))
+            .await?;
     assert!(failures.iter().all(|line| line.contains("UnknownIssuer")), "{failures:#?}");
     assert!(backend.is_running().await?, "the backend exited");
     let restarts = docker(&["inspect", "-f", "{{.RestartCount}}", backend.id()])?;
