@@ -136,10 +136,24 @@ pub fn replayable(history: &[StoredMessage], limit: usize) -> Vec<StoredMessage>
         .collect()
 }
 
+/// Appends one message of the turn. The conversation may be deleted while the turn runs (the
+/// lease does not stop that, on purpose: deleting is the person's call); the turn then ends as
+/// a 404 instead of a database error.
+async fn record(pool: &PgPool, conversation: Uuid, message: &StoredMessage) -> Result<(), ApiError> {
+    match conversations::append(pool, conversation, message).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => Err(ApiError::NotFound(format!(
+            "conversation {conversation} was deleted while the assistant was answering; \
+             task changes made before that stay"
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Stores the assistant's final text of a turn.
 async fn answer(pool: &PgPool, conversation: Uuid, text: &str) -> Result<(), ApiError> {
     let message = StoredMessage::Assistant { content: Some(text.to_owned()), tool_calls: vec![] };
-    conversations::append(pool, conversation, &message).await?;
+    record(pool, conversation, &message).await?;
     Ok(())
 }
 
@@ -168,7 +182,7 @@ async fn store_result(
 ) -> Result<ToolCallRecord, ApiError> {
     let stored =
         StoredMessage::Tool { tool_call_id: call.id.clone(), name: call.name.clone(), content: result.to_string() };
-    conversations::append(pool, conversation, &stored).await?;
+    record(pool, conversation, &stored).await?;
     let arguments = serde_json::from_str(&call.arguments).unwrap_or_else(|_| Value::String(call.arguments.clone()));
     Ok(ToolCallRecord { name: call.name.clone(), arguments, result })
 }
@@ -218,7 +232,7 @@ impl Assistant {
         let history: Vec<StoredMessage> =
             conversations::messages(pool, conversation).await?.iter().map(|row| row.message()).collect();
         let user_message = StoredMessage::User { content: message.as_str().to_owned() };
-        conversations::append(pool, conversation, &user_message).await?;
+        record(pool, conversation, &user_message).await?;
 
         let (response, tool_calls) = match self {
             Assistant::Offline => Self::offline_turn(pool, conversation, owner, message.as_str()).await?,
@@ -248,12 +262,8 @@ impl Assistant {
                     name: name.to_owned(),
                     arguments: arguments.to_string(),
                 };
-                conversations::append(
-                    pool,
-                    conversation,
-                    &StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] },
-                )
-                .await?;
+                record(pool, conversation, &StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] })
+                    .await?;
                 let record = run_tool(pool, conversation, owner, &call).await?;
                 (offline::describe(name, &arguments, &record.result), vec![record])
             }
@@ -289,7 +299,7 @@ impl Assistant {
             }
             let asked =
                 StoredMessage::Assistant { content: reply.content.clone(), tool_calls: reply.tool_calls.clone() };
-            conversations::append(pool, conversation, &asked).await?;
+            record(pool, conversation, &asked).await?;
             transcript.push(asked);
             for (index, call) in reply.tool_calls.iter().enumerate() {
                 // Over a cap, the call is answered (the model API needs every call answered)

@@ -35,7 +35,7 @@ fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
     params(("user_id" = String, Path)), request_body = ChatRequest,
     responses(
         (status = 200, body = ChatResponse),
-        (status = 404, description = "Unknown conversation", body = ErrorBody),
+        (status = 404, description = "Unknown conversation, or deleted while the assistant was answering", body = ErrorBody),
         (status = 409, description = "The assistant is still answering another message in this conversation", body = ErrorBody),
         (status = 422, body = ErrorBody),
         (status = 429, description = "Too many chat turns this minute; see Retry-After", body = ErrorBody),

@@ -432,6 +432,48 @@ async fn a_second_turn_on_a_busy_conversation_is_refused_so_results_stay_with_th
 }
 
 #[tokio::test]
+async fn deleting_a_conversation_while_the_assistant_answers_ends_that_turn_with_a_404_not_a_500() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    fake.then_text("Hello!");
+    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
+
+    // The turn's first model call hangs until the client's 1 s time-out; the conversation is
+    // deleted meanwhile, so the tool call its retry asks for can't be stored, and isn't run.
+    fake.then(Reply::Hang(Duration::from_secs(120)))
+        .then_tools(&[("call_gone", "add_task", json!({"title": "Added while deleting"}))])
+        .then_text("Added.");
+    let turn = app
+        .authed(Method::POST, &format!("/api/{}/chat", user.id), &user)
+        .json(&json!({"conversation_id": conversation, "message": "add a task"}))
+        .send();
+    let turn = tokio::spawn(turn);
+    let mut polls = 0;
+    while fake.requests().len() < 2 {
+        polls += 1;
+        assert!(polls < 10_000, "the turn never reached the model");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let deleted = app
+        .authed(Method::DELETE, &format!("/api/{}/conversations/{conversation}", user.id), &user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    let answer = turn.await.unwrap().unwrap();
+    assert_eq!(answer.status(), 404);
+    let body: ErrorBody = answer.json().await.unwrap();
+    assert_eq!(body.error, "not_found");
+    assert!(body.message.contains("deleted while the assistant was answering"), "{}", body.message);
+    let listed = app.authed(Method::GET, &format!("/api/{}/conversations", user.id), &user).send().await.unwrap();
+    let listed: Vec<Value> = listed.json().await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
+    assert_eq!(tasks_of(&app, &user).await.len(), 0, "a call stored nowhere must not run");
+}
+
+#[tokio::test]
 async fn calls_over_the_caps_are_not_run_and_the_model_is_told_why() {
     let fake = FakeModel::start().await;
     let Some(app) = spawn_with_model_and(&fake, |config| {
