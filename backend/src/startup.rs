@@ -132,7 +132,7 @@ impl Application {
         };
         let pool = state.pool.clone();
         let app = routes::router(state, &config).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(drain).await?;
+        axum::serve(service_kit::net::without_nagle(listener), app).with_graceful_shutdown(drain).await?;
         pool.close().await;
         tracing::info!("backend stopped");
         Ok(())

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod failure;
+pub mod net;
 pub mod probe;
 pub mod request;
 pub mod shutdown;

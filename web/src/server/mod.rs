@@ -53,7 +53,7 @@ async fn serve() -> ExitCode {
         let signal = service_kit::shutdown::signal().await;
         tracing::info!(signal, "shutdown requested: finishing in-flight requests");
     };
-    match axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    match axum::serve(service_kit::net::without_nagle(listener), app).with_graceful_shutdown(shutdown).await {
         Ok(()) => {
             tracing::info!("web stopped");
             ExitCode::SUCCESS
