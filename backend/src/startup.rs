@@ -3,11 +3,7 @@
 
 use crate::{
     agent::{Assistant, ChatLimits, model::ModelClient},
-    auth::{
-        TokenKeys,
-        password::{self, Passwords},
-        rate_limit::AuthRateLimit,
-    },
+    auth::{TokenKeys, password::Passwords, rate_limit::AuthRateLimit},
     config::Config,
     db,
     metrics::Metrics,
@@ -96,8 +92,6 @@ impl Application {
                 rate_per_minute: config.chat_rate_limit_per_minute,
             },
         };
-        // Off the request path: the first unknown-email sign-in should not pay for it.
-        tokio::task::spawn_blocking(password::warm_up);
         Ok(Self { listener, state, config })
     }
 
