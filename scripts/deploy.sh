@@ -285,7 +285,7 @@ YAML
 }
 
 undeploy() {
-  need kubectl "$chart_tools_hint"
+  detect_cluster
   if command -v helm >/dev/null && helm status "$release" -n "$namespace" >/dev/null 2>&1; then
     helm uninstall "$release" -n "$namespace" --wait
   fi
@@ -314,7 +314,6 @@ clean() {
   kubectl delete namespace "$namespace" --ignore-not-found --wait
   say "removed namespace $namespace with its volumes and the kept Secret"
   if [ "${1:-}" = images ]; then
-    detect_cluster
     local image images=("$BACKEND_IMAGE" "$WEB_IMAGE" "$POSTGRES_IMAGE") variant
     for image in "${BACKEND_IMAGE}" "${WEB_IMAGE}"; do
       # The content-tagged copies of -dirty builds (resolve_images).
@@ -336,7 +335,7 @@ clean() {
 }
 
 status() {
-  need kubectl "$chart_tools_hint"
+  detect_cluster
   if command -v helm >/dev/null; then helm list -n "$namespace" 2>/dev/null || true; fi
   kubectl get pods,services,hpa,pdb -n "$namespace" -o wide
   echo
