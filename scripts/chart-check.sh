@@ -4,7 +4,9 @@
 #   kustomize build of k8s/) validated by kubernetes-validate --strict against the oldest
 #   Kubernetes the chart supports and current ones; yamllint; checkov on the rendered chart and
 #   on images/*.Dockerfile (accepted findings are listed with reasons in docs/security.md);
-#   actionlint on the deploy workflow; then the chart-tests crate.
+#   actionlint on the deploy workflow; the workflow's helm install/upgrade commands through helm
+#   template (scripts/check-workflow-helm.py); then the chart-tests crate (among them the
+#   contract test of scripts/deploy.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -75,6 +77,10 @@ checkov --quiet --compact --skip-download --framework dockerfile -d images --ski
 step "actionlint"
 actionlint .github/workflows/deploy-kind.yml
 echo "actionlint ok"
+
+step "the deploy workflow's helm commands, through helm template"
+# Read from the workflow itself (the venv has PyYAML, a yamllint dependency).
+.tools/venv/bin/python scripts/check-workflow-helm.py .github/workflows/deploy-kind.yml "$(command -v helm)"
 
 step "chart-tests (helm renders; images run as the rendered pods specify)"
 cargo test --locked -p chart-tests

@@ -41,5 +41,11 @@ done
   echo "  - name: todo-chatbot-secrets"
   echo "    namespace: $namespace"
   echo "    envs: [secrets.env]"
+  echo "    # The release's labels, so that \`just undeploy\` (which deletes by instance) removes it."
+  echo "    options:"
+  echo "      labels:"
+  echo "        app.kubernetes.io/name: todo-chatbot"
+  echo "        app.kubernetes.io/instance: $release"
+  echo "        app.kubernetes.io/part-of: todo-chatbot"
 } >"$out/kustomization.yaml"
 echo "render-k8s: wrote ${#resources[@]} manifests and kustomization.yaml to $out" >&2
