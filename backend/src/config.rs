@@ -1,6 +1,6 @@
 //! The backend's configuration: read from the environment once, validated, then typed.
 
-use crate::agent::model::ModelSettings;
+use crate::{agent::model::ModelSettings, auth::rate_limit::MAX_TRUSTED_PROXY_HOPS};
 use service_kit::config::{ConfigError, Env};
 use sqlx::postgres::PgConnectOptions;
 use std::{
@@ -30,10 +30,14 @@ pub struct Config {
     /// it is same-origin through its proxy).
     pub cors_origins: Vec<String>,
     pub auth_rate_limit_per_minute: NonZeroU32,
+    /// Failed sign-ins one account may have per `auth_failure_window`, from any addresses.
+    pub auth_failures_per_account: NonZeroU32,
+    pub auth_failure_window: Duration,
     /// argon2id hashes allowed at once; each takes 19 MiB, so this bounds sign-in memory.
     pub password_hash_concurrency: NonZeroUsize,
-    /// Count rate limits by the last `X-Forwarded-For` entry (set by our web proxy).
-    pub trust_forwarded_for: bool,
+    /// Proxies we run between clients and the backend, each appending to `X-Forwarded-For`:
+    /// the client address is that many entries from the right (0: the TCP peer).
+    pub trusted_proxy_hops: u8,
     pub request_timeout: Duration,
     /// An OpenAI-compatible model; `None` (no `OPENAI_API_KEY`) means the offline assistant.
     pub model: Option<ModelSettings>,
@@ -63,8 +67,10 @@ impl std::fmt::Debug for Config {
             .field("token_ttl", &self.token_ttl)
             .field("cors_origins", &self.cors_origins)
             .field("auth_rate_limit_per_minute", &self.auth_rate_limit_per_minute)
+            .field("auth_failures_per_account", &self.auth_failures_per_account)
+            .field("auth_failure_window", &self.auth_failure_window)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
-            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .field("request_timeout", &self.request_timeout)
             .field("model", &self.model.as_ref().map(|m| (&m.model, &m.base_url)))
             .field("chat_max_tool_rounds", &self.chat_max_tool_rounds)
@@ -123,7 +129,10 @@ impl Config {
                 .parsed_or("AUTH_RATE_LIMIT_PER_MINUTE", NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))?,
             password_hash_concurrency: env
                 .parsed_or("PASSWORD_HASH_CONCURRENCY", NonZeroUsize::new(2).unwrap_or(NonZeroUsize::MIN))?,
-            trust_forwarded_for: env.flag_or("TRUST_FORWARDED_FOR", true)?,
+            auth_failures_per_account: env
+                .parsed_or("AUTH_FAILURES_PER_ACCOUNT", NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))?,
+            auth_failure_window: auth_failure_window(env)?,
+            trusted_proxy_hops: trusted_proxy_hops(env)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             host: env.parsed_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: env.parsed_or("PORT", DEFAULT_PORT)?,
@@ -133,6 +142,41 @@ impl Config {
             shutdown_delay: Duration::from_secs(env.parsed_or("SHUTDOWN_DELAY_SECS", 0_u64)?),
         })
     }
+}
+
+/// `TRUSTED_PROXY_HOPS`, default 1: our web proxy, as compose runs it.
+///
+/// The old `TRUST_FORWARDED_FOR` is refused rather than translated: `true` meant "the last
+/// entry", which is right behind the web proxy alone and wrong behind an Ingress (everyone
+/// shared the controller's address), so whoever set it must now say how many proxies there are.
+fn trusted_proxy_hops<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<u8, ConfigError> {
+    if env.optional("TRUST_FORWARDED_FOR").is_some() {
+        return Err(ConfigError::Invalid {
+            name: "TRUST_FORWARDED_FOR",
+            reason: "this setting was removed: delete it and set TRUSTED_PROXY_HOPS instead, the number \
+                     of proxies between clients and the backend (1 behind the web proxy as compose runs it, \
+                     2 behind the chart's ingress-nginx and the web proxy, 0 to ignore X-Forwarded-For)"
+                .to_owned(),
+        });
+    }
+    let hops = env.parsed_or("TRUSTED_PROXY_HOPS", 1_u8)?;
+    if hops > MAX_TRUSTED_PROXY_HOPS {
+        return Err(ConfigError::Invalid {
+            name: "TRUSTED_PROXY_HOPS",
+            reason: format!("{hops} must be from 0 to {MAX_TRUSTED_PROXY_HOPS}"),
+        });
+    }
+    Ok(hops)
+}
+
+/// `AUTH_FAILURE_WINDOW_SECS`, default 15 minutes: how long failed sign-ins count against an
+/// account, and so the longest a locked account waits.
+fn auth_failure_window<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Duration, ConfigError> {
+    let seconds = env.parsed_or("AUTH_FAILURE_WINDOW_SECS", 900_u32)?;
+    if seconds == 0 {
+        return Err(ConfigError::Invalid { name: "AUTH_FAILURE_WINDOW_SECS", reason: "must be at least 1".to_owned() });
+    }
+    Ok(Duration::from_secs(seconds.into()))
 }
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -343,6 +387,44 @@ mod tests {
         ] {
             let error = with(name, bad).unwrap_err();
             assert!(error.to_string().starts_with(&format!("{name} is invalid")), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxy_hops_default_to_the_web_proxy_and_replace_trust_forwarded_for() {
+        let base = [("DATABASE_URL", "postgres://db/todo"), SECRET];
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(pairs);
+            config(&all)
+        };
+        assert_eq!(with(&[]).unwrap().trusted_proxy_hops, 1);
+        assert_eq!(with(&[("TRUSTED_PROXY_HOPS", "0")]).unwrap().trusted_proxy_hops, 0);
+        assert_eq!(with(&[("TRUSTED_PROXY_HOPS", "2")]).unwrap().trusted_proxy_hops, 2);
+        for bad in ["-1", "11", "two", "1.5"] {
+            let error = with(&[("TRUSTED_PROXY_HOPS", bad)]).unwrap_err();
+            assert!(error.to_string().starts_with("TRUSTED_PROXY_HOPS is invalid"), "{bad}: {error}");
+        }
+        for old in ["true", "false"] {
+            let error = with(&[("TRUST_FORWARDED_FOR", old), ("TRUSTED_PROXY_HOPS", "2")]).unwrap_err();
+            let message = error.to_string();
+            assert!(message.starts_with("TRUST_FORWARDED_FOR is invalid"), "{message}");
+            assert!(message.contains("TRUSTED_PROXY_HOPS"), "names the replacement: {message}");
+        }
+        assert!(with(&[("TRUST_FORWARDED_FOR", " ")]).is_ok(), "blank is unset, as compose passes it");
+    }
+
+    #[test]
+    fn the_per_account_limit_has_defaults_and_refuses_zero() {
+        let base = [("DATABASE_URL", "postgres://db/todo"), SECRET];
+        let defaults = config(&base).unwrap();
+        assert_eq!(defaults.auth_failures_per_account.get(), 10);
+        assert_eq!(defaults.auth_failure_window, Duration::from_secs(900));
+        for (name, bad) in [("AUTH_FAILURES_PER_ACCOUNT", "0"), ("AUTH_FAILURE_WINDOW_SECS", "0")] {
+            let mut pairs = base.to_vec();
+            pairs.push((name, bad));
+            let error = config(&pairs).unwrap_err();
+            assert!(error.to_string().starts_with(&format!("{name} is invalid")), "{error}");
         }
     }
 

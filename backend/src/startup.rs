@@ -3,7 +3,11 @@
 
 use crate::{
     agent::{Assistant, ChatLimits, model::ModelClient},
-    auth::{TokenKeys, password::Passwords, rate_limit::AuthRateLimit},
+    auth::{
+        TokenKeys,
+        password::Passwords,
+        rate_limit::{self, AuthRateLimit},
+    },
     config::Config,
     db,
     metrics::Metrics,
@@ -79,7 +83,12 @@ impl Application {
             pool: db::lazy_pool(&config),
             lifecycle: Arc::new(Lifecycle::default()),
             tokens: Arc::new(TokenKeys::new(&config.token_secret, config.token_ttl)),
-            auth_rate_limit: AuthRateLimit::new(config.auth_rate_limit_per_minute, config.trust_forwarded_for),
+            auth_rate_limit: AuthRateLimit::new(
+                config.auth_rate_limit_per_minute,
+                config.trusted_proxy_hops,
+                config.auth_failures_per_account,
+                config.auth_failure_window,
+            ),
             passwords: Passwords::new(config.password_hash_concurrency),
             metrics: Metrics::install(),
             assistant: Arc::new(assistant),
@@ -116,6 +125,7 @@ impl Application {
             let pool = state.pool.clone();
             tokio::spawn(async move { db::migrate_until_applied(&pool).await });
         }
+        tokio::spawn(rate_limit::purge_ended_windows(state.pool.clone()));
         let lifecycle = state.lifecycle.clone();
         let delay = config.shutdown_delay;
         let drain = async move {

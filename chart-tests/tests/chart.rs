@@ -573,3 +573,23 @@ fn k8s_manifests_are_the_chart_rendered() {
         );
     }
 }
+
+#[test]
+fn the_backend_counts_clients_behind_as_many_proxies_as_the_chart_puts_in_front() {
+    let Some(helm) = Helm::find() else { return };
+    let hops = |rendered: &Rendered| rendered.config_map(BACKEND)["TRUSTED_PROXY_HOPS"].clone();
+    // The web proxy alone, or ingress-nginx and then the web proxy.
+    for (scenario, rendered) in renders(&helm) {
+        let ingress = rendered.find("Ingress", "todo-chatbot").is_some();
+        assert_eq!(hops(&rendered), if ingress { "2" } else { "1" }, "{}", scenario.name);
+    }
+    // An explicit value wins, 0 included (a `default` would have replaced it).
+    for (set, expected) in [("config.trustedProxyHops=0", "0"), ("config.trustedProxyHops=3", "3")] {
+        let mut sets = default_scenario().sets;
+        sets.extend(["ingress.enabled=true", set]);
+        assert_eq!(hops(&helm.template(None, &sets).unwrap()), expected, "{set}");
+    }
+    let mut sets = default_scenario().sets;
+    sets.push("config.trustedProxyHops=11");
+    assert!(helm.template(None, &sets).is_err(), "more than 10 hops is a typo");
+}

@@ -105,6 +105,7 @@ async fn compose_with_a_model_in_dot_env_gives_a_healthy_stack_whose_chat_calls_
             ("OPENAI_BASE_URL", fake.base_url_for_containers()),
             ("OPENAI_MODEL", "compose-model".to_owned()),
             ("RUST_LOG", "info".to_owned()),
+            ("AUTH_RATE_LIMIT_PER_MINUTE", "3".to_owned()),
         ],
     )?;
     // `just up`'s command.
@@ -159,6 +160,20 @@ async fn compose_with_a_model_in_dot_env_gives_a_healthy_stack_whose_chat_calls_
         "SELECT title || '|' || priority FROM tasks",
     ])?;
     assert_eq!(stored.trim(), "water the plants|high");
+
+    // Compose's TRUSTED_PROXY_HOPS=1 counts the address web appends, not what a client forges:
+    // the sign-up was the first of AUTH_RATE_LIMIT_PER_MINUTE=3 attempts from this host.
+    let mut statuses = Vec::new();
+    for forged in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let response = http
+            .post(format!("{url}/api/auth/sign-in"))
+            .header("x-forwarded-for", forged)
+            .json(&json!({"email": "compose@example.com", "password": "wrong password"}))
+            .send()
+            .await?;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429], "one address behind compose's web, whatever it forged");
 
     // Compose runs the images as the chart does.
     for (service, user) in [("backend", "1000:1000"), ("web", "1001:1001")] {

@@ -95,7 +95,7 @@ async fn the_backend_image_honours_each_operator_setting() -> anyhow::Result<()>
             ("TOKEN_TTL_SECS", "120"),
             ("CORS_ORIGINS", "https://app.example.test"),
             ("AUTH_RATE_LIMIT_PER_MINUTE", "3"),
-            ("TRUST_FORWARDED_FOR", "false"),
+            ("TRUSTED_PROXY_HOPS", "0"),
             ("PASSWORD_HASH_CONCURRENCY", "1"),
             ("REQUEST_TIMEOUT_SECS", "1"),
             ("SHUTDOWN_DELAY_SECS", "5"),
@@ -167,7 +167,7 @@ async fn the_backend_image_honours_each_operator_setting() -> anyhow::Result<()>
     let body = stalled.text().await?;
     assert!(!body.contains("database_unavailable"), "the request timeout answered, not the pool: {body}");
 
-    // AUTH_RATE_LIMIT_PER_MINUTE=3 with TRUST_FORWARDED_FOR=false: sign-up took one attempt; a
+    // AUTH_RATE_LIMIT_PER_MINUTE=3 with TRUSTED_PROXY_HOPS=0: sign-up took one attempt; a
     // client changing X-Forwarded-For on every try still runs out after the other two.
     let mut statuses = Vec::new();
     for attempt in 0..4 {
@@ -224,7 +224,11 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
         ("CORS_ORIGINS", "*"),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
         ("PASSWORD_HASH_CONCURRENCY", "0"),
-        ("TRUST_FORWARDED_FOR", "maybe"),
+        ("TRUSTED_PROXY_HOPS", "11"),
+        // Removed: refused with a message naming TRUSTED_PROXY_HOPS, whatever its value.
+        ("TRUST_FORWARDED_FOR", "true"),
+        ("AUTH_FAILURES_PER_ACCOUNT", "0"),
+        ("AUTH_FAILURE_WINDOW_SECS", "0"),
         ("REQUEST_TIMEOUT_SECS", "0"),
         ("OPENAI_BASE_URL", "ftp://model.example.test"),
         ("OPENAI_TIMEOUT_SECS", "soon"),

@@ -35,7 +35,7 @@ pub async fn sign_up(
     headers: HeaderMap,
     Json(request): Json<SignUpRequest>,
 ) -> Result<(StatusCode, axum::Json<AuthResponse>), ApiError> {
-    state.auth_rate_limit.check(state.auth_rate_limit.client_address(peer, &headers))?;
+    state.auth_rate_limit.check_address(&state.pool, peer, &headers).await?;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", Email::parse(&request.email));
     let password = errors.check("password", Password::parse(&request.password));
@@ -58,7 +58,8 @@ pub async fn sign_up(
         (status = 200, description = "Signed in", body = AuthResponse),
         (status = 401, description = "Wrong email or password (never says which)", body = ErrorBody),
         (status = 422, description = "The email is malformed", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address, or too many failed sign-ins \
+            for this email (the same answer whether or not it has an account)", body = ErrorBody),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -66,15 +67,19 @@ pub async fn sign_in(
     headers: HeaderMap,
     Json(request): Json<SignInRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
-    state.auth_rate_limit.check(state.auth_rate_limit.client_address(peer, &headers))?;
+    state.auth_rate_limit.check_address(&state.pool, peer, &headers).await?;
     // A malformed email can belong to no account, so saying so tells nothing about who has one.
     let email = Email::parse(&request.email).map_err(|message| ApiError::invalid("email", message))?;
+    let attempt = state.auth_rate_limit.take_account_attempt(&state.pool, &email).await?;
     let user = users::find_by_email(&state.pool, &email).await?;
     // An unknown email still costs one argon2 verification, so timing tells nothing.
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let matches = state.passwords.verify(&request.password, stored).await.map_err(ApiError::internal)?;
     match user {
-        Some(user) if matches => Ok(axum::Json(session(&state, user)?)),
+        Some(user) if matches => {
+            state.auth_rate_limit.succeeded(&state.pool, attempt).await?;
+            Ok(axum::Json(session(&state, user)?))
+        }
         _ => Err(ApiError::Unauthorized(WRONG_CREDENTIALS)),
     }
 }
