@@ -3,6 +3,7 @@
 //! it the tests panic when `CI` is set and skip loudly elsewhere.
 
 pub mod runbook;
+pub mod values_doc;
 
 use serde_yaml::Value;
 use std::{

@@ -201,7 +201,17 @@ mod tests {
         let markdown = "```\neval $(minikube docker-env)\ndocker images | grep todo\ntime ./scripts/deploy.sh\na && b; c\n```\nSee `kubectl get all -n x` and `helm list`.\n";
         assert_eq!(
             texts(markdown),
-            ["minikube docker-env", "docker images", "grep todo", "./scripts/deploy.sh", "a", "b", "c", "kubectl get all -n x", "helm list"]
+            [
+                "minikube docker-env",
+                "docker images",
+                "grep todo",
+                "./scripts/deploy.sh",
+                "a",
+                "b",
+                "c",
+                "kubectl get all -n x",
+                "helm list"
+            ]
         );
     }
 

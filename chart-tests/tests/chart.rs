@@ -650,8 +650,9 @@ fn the_seed_value_names_are_aliases_with_a_defined_precedence() {
     let alias = render(&[format!("secrets.DATABASE_URL={}", url("a")), auth.clone()]).unwrap();
     assert_eq!(alias.secret_data(SECRET)["DATABASE_URL"], url("a"));
     // Both names with the same value: fine.
-    let both = render(&[format!("secrets.DATABASE_URL={}", url("a")), format!("secrets.databaseUrl={}", url("a")), auth])
-        .unwrap();
+    let both =
+        render(&[format!("secrets.DATABASE_URL={}", url("a")), format!("secrets.databaseUrl={}", url("a")), auth])
+            .unwrap();
     assert_eq!(both.secret_data(SECRET)["DATABASE_URL"], url("a"));
     // Both names with different values: refused, naming both, for each secret.
     for (ours, theirs, value) in [
@@ -661,7 +662,9 @@ fn the_seed_value_names_are_aliases_with_a_defined_precedence() {
     ] {
         let mut sets: Vec<String> = default_scenario().sets.iter().map(|set| (*set).to_owned()).collect();
         sets.push(format!("secrets.{theirs}={value}"));
-        let error = render(&sets).err().unwrap_or_else(|| panic!("secrets.{ours} and secrets.{theirs} differ, yet it rendered"));
+        let error = render(&sets)
+            .err()
+            .unwrap_or_else(|| panic!("secrets.{ours} and secrets.{theirs} differ, yet it rendered"));
         assert!(
             error.contains(&format!("secrets.{ours} and secrets.{theirs} are both set")),
             "{ours}/{theirs}: {error}"
@@ -674,9 +677,8 @@ fn the_seed_value_names_are_aliases_with_a_defined_precedence() {
     // backend.replicas, when set, wins over replicaCount (which always has a default); the
     // autoscaler still owns the count while it is enabled.
     let dev = Some("helm/todo-chatbot/values-dev.yaml");
-    let replicas = |sets: &[&str]| {
-        helm.template(dev, sets).unwrap().get("Deployment", BACKEND)["spec"]["replicas"].as_u64()
-    };
+    let replicas =
+        |sets: &[&str]| helm.template(dev, sets).unwrap().get("Deployment", BACKEND)["spec"]["replicas"].as_u64();
     assert_eq!(replicas(&[]), Some(2));
     assert_eq!(replicas(&["backend.replicas=3"]), Some(3));
     assert_eq!(replicas(&["backend.replicas=3", "backend.replicaCount=4"]), Some(3));
@@ -740,3 +742,6 @@ fn helm_test_checks_web_backend_and_database_from_inside_the_cluster() {
 
 #[path = "chart/runbook.rs"]
 mod runbook;
+
+#[path = "chart/readme.rs"]
+mod readme;

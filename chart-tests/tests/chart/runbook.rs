@@ -72,7 +72,9 @@ const ALIASES: &[Alias] = &[
         sample: "3",
         values: Some(TARGET_VALUES),
         base: &[],
-        lands: |rendered| rendered.get("Deployment", "todo-chatbot-backend")["spec"]["replicas"].as_u64().map(|n| n.to_string()),
+        lands: |rendered| {
+            rendered.get("Deployment", "todo-chatbot-backend")["spec"]["replicas"].as_u64().map(|n| n.to_string())
+        },
     },
 ];
 
@@ -172,7 +174,10 @@ fn helm_command(context: &Context, command: &Command, set_keys: &mut Vec<String>
         "lint" => {
             chart_is_ours(release)?;
             let chart = chart_dir();
-            context.helm.run(&["lint", chart.to_str().unwrap()]).map_err(|error| format!("helm lint failed: {error}"))?;
+            context
+                .helm
+                .run(&["lint", chart.to_str().unwrap()])
+                .map_err(|error| format!("helm lint failed: {error}"))?;
             Ok("helm lint passes".into())
         }
         "template" | "upgrade" | "install" => {
@@ -236,7 +241,10 @@ fn render_as_helm_would(context: &Context, subcommand: &str, sets: &[String]) ->
             if subcommand == "upgrade" {
                 // The same upgrade with the release's values kept (--reuse-values) works.
                 let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-                context.helm.template(Some(TARGET_VALUES), &sets).map_err(|error| format!("with --reuse-values: {error}"))?;
+                context
+                    .helm
+                    .template(Some(TARGET_VALUES), &sets)
+                    .map_err(|error| format!("with --reuse-values: {error}"))?;
             }
             Ok(format!("refused on purpose with a clear message: {why}"))
         }
@@ -276,7 +284,8 @@ fn kind_of(resource: &str) -> Option<&'static str> {
 }
 
 fn kubectl_command(context: &Context, command: &Command) -> Verdict {
-    let positionals = command.positionals(&["-n", "--namespace", "-l", "--selector", "-o", "--tail", "--field-selector"]);
+    let positionals =
+        command.positionals(&["-n", "--namespace", "-l", "--selector", "-o", "--tail", "--field-selector"]);
     let subcommand = positionals.first().copied().unwrap_or_default();
     let target = &context.target;
     if subcommand == "delete" && positionals.get(1).copied().and_then(kind_of) == Some("Namespace") {
@@ -305,7 +314,11 @@ fn kubectl_command(context: &Context, command: &Command) -> Verdict {
             let name = name.ok_or_else(|| format!("port-forward to {resource}: add a rule"))?;
             let service = target.find("Service", name).ok_or_else(|| format!("no Service {name} in the render"))?;
             let remote = ports.and_then(|ports| ports.rsplit(':').next()).and_then(|port| port.parse::<u64>().ok());
-            let has_port = service["spec"]["ports"].as_sequence().into_iter().flatten().any(|port| port["port"].as_u64() == remote);
+            let has_port = service["spec"]["ports"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .any(|port| port["port"].as_u64() == remote);
             if has_port {
                 Ok(format!("Service {name} serves port {}", remote.unwrap_or_default()))
             } else {
@@ -322,7 +335,8 @@ fn kubectl_command(context: &Context, command: &Command) -> Verdict {
             match (kind, name) {
                 ("all", _) => Ok("lists everything in the namespace".into()),
                 ("Pod", None) if subcommand == "top" => {
-                    Ok("needs metrics-server (`minikube addons enable metrics-server`); the pods are the release's".into())
+                    Ok("needs metrics-server (`minikube addons enable metrics-server`); the pods are the release's"
+                        .into())
                 }
                 ("Pod", None) => Ok(format!(
                     "pods of {} workloads are rendered",
@@ -349,7 +363,8 @@ fn minikube_command(context: &Context, command: &Command) -> Verdict {
         "service" => {
             namespace_is_ours(command)?;
             let name = positionals.get(1).copied().unwrap_or_default();
-            let service = context.target.find("Service", name).ok_or_else(|| format!("no Service {name} in the render"))?;
+            let service =
+                context.target.find("Service", name).ok_or_else(|| format!("no Service {name} in the render"))?;
             match service["spec"]["type"].as_str() {
                 Some(kind @ ("NodePort" | "LoadBalancer")) => Ok(format!("Service {name} is a {kind}")),
                 other => Err(format!("Service {name} is {other:?}: minikube service needs a node port on Linux")),
@@ -365,7 +380,9 @@ fn minikube_command(context: &Context, command: &Command) -> Verdict {
                 Err("helm/todo-chatbot/README.md must say `minikube start --kubernetes-version=v1.30.0` (kubeVersion >= 1.30)".into())
             }
         }
-        "status" | "stop" | "delete" | "docker-env" => Ok("not applicable: the cluster's or the host's own tooling, nothing of the chart".into()),
+        "status" | "stop" | "delete" | "docker-env" => {
+            Ok("not applicable: the cluster's or the host's own tooling, nothing of the chart".into())
+        }
         other => Err(format!("no rule for `minikube {other}`: add one")),
     }
 }
