@@ -172,7 +172,7 @@ fn helm_command(context: &Context, command: &Command, set_keys: &mut Vec<String>
             other => Err(format!("release {other:?}, but `just deploy` installs {RELEASE}")),
         },
         "lint" => {
-            chart_is_ours(release)?;
+            chart_is_ours(positionals.get(1).copied())?;
             let chart = chart_dir();
             context
                 .helm
