@@ -85,5 +85,9 @@ test: lint images chart-check
 bench *sections: images
     scripts/bench.sh {{sections}}
 
+# Rewrite the values table of helm/todo-chatbot/README.md from the `# --` comments in values.yaml.
+chart-readme:
+    UPDATE_CHART_README=1 cargo test --locked -p chart-tests --test chart readme::
+
 # Kubernetes: deploy, deploy-kubectl, undeploy, clean, status, chart-check, k8s-render.
 import 'deploy.just'

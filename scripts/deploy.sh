@@ -278,7 +278,7 @@ YAML
   kubectl apply -k "$overlay" || status=$?
   rm -rf "$overlay"
   [ "$status" = 0 ] || die "kubectl apply -k failed (above)"
-  for workload in statefulset/todo-chatbot-postgres deployment/todo-chatbot-backend deployment/todo-chatbot-web; do
+  for workload in statefulset/todo-chatbot-postgres deployment/todo-chatbot-backend deployment/todo-chatbot-frontend; do
     kubectl rollout status -n "$namespace" "$workload" --timeout "${DEPLOY_TIMEOUT:-5m}"
   done
   how_to_open

@@ -16,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE: &str = "usage: backend [serve|migrate|healthcheck|--version]
   serve        run the HTTP server (default); applies migrations unless MIGRATE_ON_START=false
   migrate      apply pending database migrations and exit (for a Kubernetes Job or Helm hook)
-  healthcheck  GET http://127.0.0.1:$PORT/healthz and exit 0 when it answers 2xx";
+  healthcheck  [URL] GET URL (http:// only; default http://127.0.0.1:$PORT/healthz), exit 0 on a 2xx answer";
 
 service_kit::commands!(Command { Serve = "serve", Migrate = "migrate", Healthcheck = "healthcheck" });
 

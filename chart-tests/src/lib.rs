@@ -2,6 +2,9 @@
 //! objects. helm is found on PATH or in `.tools/bin` (scripts/install-chart-tools.sh); without
 //! it the tests panic when `CI` is set and skip loudly elsewhere.
 
+pub mod runbook;
+pub mod values_doc;
+
 use serde_yaml::Value;
 use std::{
     collections::BTreeMap,
@@ -154,13 +157,43 @@ impl Rendered {
         self.objects.iter().find(|object| object["kind"] == kind && object["metadata"]["name"] == name)
     }
 
-    /// (kind/name, pod template) of every Deployment, StatefulSet and Job.
+    /// (kind/name, pod template) of every Deployment, StatefulSet and Job, and every Pod (the
+    /// `helm test` hooks), whose metadata and spec are shaped like a template's.
     pub fn pod_templates(&self) -> Vec<(String, &Value)> {
         self.objects
             .iter()
-            .filter(|object| matches!(object["kind"].as_str(), Some("Deployment" | "StatefulSet" | "Job")))
-            .map(|object| (id(object), &object["spec"]["template"]))
+            .filter_map(|object| match object["kind"].as_str() {
+                Some("Deployment" | "StatefulSet" | "Job") => Some((id(object), &object["spec"]["template"])),
+                Some("Pod") => Some((id(object), object)),
+                _ => None,
+            })
             .collect()
+    }
+
+    /// A container's non-secret environment as the kubelet builds it: envFrom ConfigMaps, then
+    /// env entries with a value or a configMapKeyRef (Secret references are left out).
+    pub fn config_env(&self, container: &Value) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for source in container["envFrom"].as_sequence().into_iter().flatten() {
+            env.extend(self.config_map(source["configMapRef"]["name"].as_str().expect("configMapRef")));
+        }
+        for variable in container["env"].as_sequence().into_iter().flatten() {
+            let name = variable["name"].as_str().expect("env name").to_owned();
+            if let Some(value) = variable["value"].as_str() {
+                env.insert(name, value.to_owned());
+            } else if let Some(reference) = variable["valueFrom"]["configMapKeyRef"].as_mapping() {
+                let config = self.config_map(reference["name"].as_str().expect("configMapKeyRef name"));
+                let key = reference["key"].as_str().expect("configMapKeyRef key");
+                let value = config.get(key).unwrap_or_else(|| panic!("{name}: ConfigMap has no key {key}"));
+                env.insert(name, value.clone());
+            }
+        }
+        env
+    }
+
+    /// The first container of a workload's pods.
+    pub fn container(&self, kind: &str, name: &str) -> &Value {
+        &self.get(kind, name)["spec"]["template"]["spec"]["containers"][0]
     }
 
     /// The base64-decoded data of the rendered Secret with that name.

@@ -6,7 +6,8 @@ use serde_yaml::Value;
 use std::collections::BTreeMap;
 
 const BACKEND: &str = "todo-chatbot-backend";
-const WEB: &str = "todo-chatbot-web";
+const WEB: &str = "todo-chatbot-frontend";
+const CONFIG: &str = "todo-chatbot-config";
 const POSTGRES: &str = "todo-chatbot-postgres";
 const MIGRATE: &str = "todo-chatbot-migrate";
 const SECRET: &str = "todo-chatbot-secrets";
@@ -105,7 +106,7 @@ fn every_pod_passes_the_restricted_profile_as_its_image_user() {
     let Some(helm) = Helm::find() else { return };
     let expected_uid = |container: &str| match container {
         "backend" | "migrate" => 1000,
-        "web" => 1001,
+        "web" | "check" => 1001,
         "postgres" => 999,
         other => panic!("unexpected container {other}"),
     };
@@ -170,9 +171,8 @@ fn probes_use_the_endpoints_the_servers_serve() {
             assert_eq!(web[probe]["httpGet"]["path"], "/healthz", "{}: web {probe}", scenario.name);
         }
         // The PORT each server listens on is the port the probes and Service use.
-        let backend_config = rendered.config_map(BACKEND);
-        assert_eq!(backend_config["PORT"], "8000");
-        assert_eq!(rendered.config_map(WEB)["PORT"], "3000");
+        assert_eq!(rendered.config_env(backend)["PORT"], "8000");
+        assert_eq!(rendered.config_env(web)["PORT"], "3000");
         if let Some(postgres) = rendered.find("StatefulSet", POSTGRES) {
             let probe = &containers(&postgres["spec"]["template"])[0]["readinessProbe"];
             assert_eq!(probe["exec"]["command"][0], "pg_isready", "{}", scenario.name);
@@ -228,7 +228,8 @@ fn every_object_carries_the_recommended_labels() {
                 assert!(!selector.contains_key("app.kubernetes.io/version"), "{}: version in a selector", id(workload));
             }
         }
-        // Every Service selects the pods of exactly one workload, of its own component.
+        // Every Service selects the pods of exactly one workload, of its own component
+        // (todo-chatbot-web is chart 0.1.0's name for the frontend's pods).
         for service in rendered.of_kind("Service") {
             let selector = mapping(&service["spec"]["selector"]);
             let matched: Vec<String> = rendered
@@ -239,8 +240,9 @@ fn every_object_carries_the_recommended_labels() {
                 .map(id)
                 .collect();
             let name = service["metadata"]["name"].as_str().unwrap();
+            let workload_name = if name == "todo-chatbot-web" { WEB } else { name };
             assert_eq!(matched.len(), 1, "{}: {} selects {matched:?}", scenario.name, id(service));
-            assert!(matched[0].ends_with(name), "{}: {} selects {}", scenario.name, name, matched[0]);
+            assert!(matched[0].ends_with(workload_name), "{}: {} selects {}", scenario.name, name, matched[0]);
             // Its target port is a named port of that workload's container.
             let target = service["spec"]["ports"][0]["targetPort"].as_str().unwrap();
             let (kind, workload) = matched[0].split_once('/').unwrap();
@@ -298,8 +300,13 @@ fn secret_values_reach_the_secret_and_nothing_else() {
                 assert!(!text.contains(marker), "{}: {} contains a secret value", scenario.name, id(object));
             }
             if object["kind"] == "ConfigMap" {
+                // Keys are "<server>.<VARIABLE>" in todo-chatbot-config.
+                let variables: Vec<String> = mapping(&object["data"])
+                    .into_keys()
+                    .map(|key| key.rsplit('.').next().unwrap_or_default().to_owned())
+                    .collect();
                 for key in ["DATABASE_URL", "BETTER_AUTH_SECRET", "OPENAI_API_KEY", "POSTGRES_PASSWORD"] {
-                    assert!(!mapping(&object["data"]).contains_key(key), "{}: {key} in {}", scenario.name, id(object));
+                    assert!(!variables.iter().any(|v| v == key), "{}: {key} in {}", scenario.name, id(object));
                 }
             }
         }
@@ -367,7 +374,7 @@ fn the_migration_job_runs_before_the_servers_and_after_what_it_reads() {
     assert_eq!(migrate["args"][0], "migrate");
     assert_eq!(job["spec"]["template"]["spec"]["restartPolicy"], "Never");
     // The servers leave migrating to the Job.
-    assert_eq!(rendered.config_map(BACKEND)["MIGRATE_ON_START"], "false");
+    assert_eq!(rendered.config_env(container(&rendered, "Deployment", BACKEND))["MIGRATE_ON_START"], "false");
     // Everything the Job's pod references exists before it: hooks of lower weight, or
     // objects outside the release (the namespace's default ServiceAccount).
     let secret = rendered.get("Secret", SECRET);
@@ -383,9 +390,11 @@ fn the_migration_job_runs_before_the_servers_and_after_what_it_reads() {
         }
         assert!(env["valueFrom"]["configMapKeyRef"].is_null());
     }
-    // No other object is a hook: they are managed (and removed) with the release.
+    // No other object is an install/upgrade hook: they are managed (and removed) with the
+    // release. The `helm test` pods are hooks of `helm test` only.
+    let is_test = |object: &Value| hook(object).is_some_and(|(phases, _)| phases == ["test"]);
     for object in &rendered.objects {
-        if hook(object).is_some() {
+        if hook(object).is_some() && !is_test(object) {
             assert!(
                 matches!(id(object).as_str(), "Secret/todo-chatbot-secrets" | "Job/todo-chatbot-migrate"),
                 "{} is a hook",
@@ -393,11 +402,11 @@ fn the_migration_job_runs_before_the_servers_and_after_what_it_reads() {
             );
         }
     }
-    // Without the Job (dev, k8s/): no hooks at all, and the servers migrate themselves.
+    // Without the Job (dev, k8s/): no install hooks at all, and the servers migrate themselves.
     let dev = helm.render(&dev_scenario());
     assert!(dev.find("Job", MIGRATE).is_none());
-    assert!(dev.objects.iter().all(|o| hook(o).is_none()));
-    assert_eq!(dev.config_map(BACKEND)["MIGRATE_ON_START"], "true");
+    assert!(dev.objects.iter().all(|o| hook(o).is_none() || is_test(o)));
+    assert_eq!(dev.config_env(container(&dev, "Deployment", BACKEND))["MIGRATE_ON_START"], "true");
 }
 
 /// Pod labels per component (backend, web, migrate, postgres) of one render.
@@ -443,7 +452,7 @@ fn network_policies_select_the_pods_they_mean() {
             .iter()
             .flat_map(|peer| selected(&peer["podSelector"], &pods))
             .collect();
-        assert_eq!(peers, ["web"], "{at}: backend ingress");
+        assert_eq!(peers, ["frontend"], "{at}: backend ingress");
         assert_eq!(ingress[0]["ports"][0]["port"].as_u64(), Some(8000));
         // web: egress to the backend pods on 8000, and DNS; nothing else.
         let web = policy(WEB);
@@ -451,6 +460,14 @@ fn network_policies_select_the_pods_they_mean() {
         assert_eq!(egress.len(), 2, "{at}: web egress is backend + DNS");
         assert_eq!(selected(&egress[0]["to"][0]["podSelector"], &pods), ["backend"]);
         assert_eq!(egress[0]["ports"][0]["port"].as_u64(), Some(8000));
+        assert_eq!(egress[1]["ports"][0]["port"].as_u64(), Some(53));
+        // test (the `helm test` pods): no ingress; egress to the frontend's port and DNS only.
+        let test = policy("todo-chatbot-test");
+        assert!(test["ingress"].is_null(), "{at}: nothing may reach the test pods");
+        let egress = test["egress"].as_sequence().unwrap();
+        assert_eq!(egress.len(), 2, "{at}: test egress is frontend + DNS");
+        assert_eq!(selected(&egress[0]["to"][0]["podSelector"], &pods), ["frontend"]);
+        assert_eq!(egress[0]["ports"][0]["port"].as_u64(), Some(3000));
         assert_eq!(egress[1]["ports"][0]["port"].as_u64(), Some(53));
         // backend egress: the database, the model endpoint (443), DNS.
         let egress = backend["egress"].as_sequence().unwrap();
@@ -494,7 +511,8 @@ fn rollouts_keep_serving_and_drain_within_the_grace_period() {
             assert!(rolling["maxSurge"].as_u64() >= Some(1), "{at}: {name}");
         }
         let backend = rendered.get("Deployment", BACKEND);
-        let delay: u64 = rendered.config_map(BACKEND)["SHUTDOWN_DELAY_SECS"].parse().unwrap();
+        let delay: u64 =
+            rendered.config_env(container(&rendered, "Deployment", BACKEND))["SHUTDOWN_DELAY_SECS"].parse().unwrap();
         let grace = backend["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap();
         assert!(delay >= 3, "{at}: SHUTDOWN_DELAY_SECS {delay} is too short for endpoints to update");
         assert!(grace >= delay + 10, "{at}: backend grace {grace} vs delay {delay}");
@@ -511,30 +529,75 @@ fn rollouts_keep_serving_and_drain_within_the_grace_period() {
     }
 }
 
+/// The pod template of a Deployment: what, when it changes, rolls the pods.
+fn pod_template(rendered: &Rendered, name: &str) -> Value {
+    rendered.get("Deployment", name)["spec"]["template"].clone()
+}
+
 #[test]
-fn a_configuration_change_rolls_the_pods_it_concerns() {
+fn a_configuration_change_rolls_the_pods_it_concerns_and_no_others() {
     let Some(helm) = Helm::find() else { return };
-    let checksum = |rendered: &Rendered, name: &str| {
-        mapping(&rendered.get("Deployment", name)["spec"]["template"]["metadata"]["annotations"])["checksum/config"]
-            .clone()
-    };
     let base = helm.render(&default_scenario());
-    let mut sets = default_scenario().sets;
-    sets.push("config.openaiModel=another-model");
-    let changed = helm.template(None, &sets).unwrap();
-    assert_ne!(checksum(&base, BACKEND), checksum(&changed, BACKEND));
-    // Rendering twice gives the same checksum: nothing rolls without a change.
-    let again = helm.render(&default_scenario());
-    assert_eq!(checksum(&base, BACKEND), checksum(&again, BACKEND));
-    assert_eq!(checksum(&base, WEB), checksum(&again, WEB));
-    // A secret change rolls the backend too.
-    let secret = |rendered: &Rendered| {
-        mapping(&rendered.get("Deployment", BACKEND)["spec"]["template"]["metadata"]["annotations"])["checksum/secret"]
-            .clone()
+    let with = |set: &'static str| {
+        let mut sets = default_scenario().sets;
+        sets.push(set);
+        helm.template(None, &sets).unwrap()
     };
-    let mut sets = default_scenario().sets;
-    sets.push("secrets.openaiApiKey=sk-another-key");
-    assert_ne!(secret(&base), secret(&helm.template(None, &sets).unwrap()));
+    // Rendering twice gives the same templates: nothing rolls without a change.
+    let again = helm.render(&default_scenario());
+    assert_eq!(pod_template(&base, BACKEND)["metadata"], pod_template(&again, BACKEND)["metadata"]);
+    assert_eq!(pod_template(&base, WEB), pod_template(&again, WEB));
+    // (changed value, rolls backend, rolls web)
+    let cases = [
+        ("config.openaiModel=another-model", true, false),
+        ("config.corsOrigins=https://todo.example.com", true, false),
+        ("backend.shutdownDelaySeconds=6", true, false),
+        ("web.proxyTimeoutSecs=60", false, true),
+        ("config.rustLog=warn", true, true),
+        ("backend.port=8080", true, true), // web's BACKEND_URL names the backend's port
+    ];
+    for (set, rolls_backend, rolls_web) in cases {
+        let changed = with(set);
+        // The value reached the ConfigMap, and each Deployment's template changed exactly when
+        // the server reads a changed setting.
+        assert_ne!(base.config_map(CONFIG), changed.config_map(CONFIG), "{set}: ConfigMap unchanged");
+        assert_eq!(pod_template(&base, BACKEND) != pod_template(&changed, BACKEND), rolls_backend, "{set}: backend");
+        assert_eq!(pod_template(&base, WEB) != pod_template(&changed, WEB), rolls_web, "{set}: web");
+    }
+    // A secret change rolls the backend, never web (web reads no secret).
+    let changed = with("secrets.openaiApiKey=sk-another-key");
+    let annotation = |rendered: &Rendered, key: &str| {
+        mapping(&pod_template(rendered, BACKEND)["metadata"]["annotations"]).get(key).cloned()
+    };
+    assert_ne!(annotation(&base, "checksum/secret"), annotation(&changed, "checksum/secret"));
+    assert_eq!(pod_template(&base, WEB), pod_template(&changed, WEB));
+}
+
+#[test]
+fn each_server_reads_its_own_keys_of_the_one_config_map() {
+    let Some(helm) = Helm::find() else { return };
+    for (scenario, rendered) in renders(&helm) {
+        let at = scenario.name;
+        let data = rendered.config_map(CONFIG);
+        for (name, server) in [(BACKEND, "backend"), (WEB, "web")] {
+            let container = container(&rendered, "Deployment", name);
+            assert!(container["envFrom"].is_null(), "{at}: {name} reads keys, not the whole ConfigMap");
+            let mut read = Vec::new();
+            for variable in container["env"].as_sequence().unwrap() {
+                if let Some(reference) = variable["valueFrom"]["configMapKeyRef"].as_mapping() {
+                    let key = reference["key"].as_str().unwrap();
+                    assert_eq!(reference["name"].as_str(), Some(CONFIG), "{at}: {name}");
+                    assert_eq!(key, format!("{server}.{}", variable["name"].as_str().unwrap()), "{at}: {name}");
+                    read.push(key.to_owned());
+                }
+            }
+            // Every key under the server's prefix is read by it, and nothing else is.
+            let own: Vec<String> = data.keys().filter(|key| key.starts_with(&format!("{server}."))).cloned().collect();
+            assert_eq!(read, own, "{at}: {name} reads exactly its keys");
+        }
+        assert!(data.keys().all(|key| key.starts_with("backend.") || key.starts_with("web.")), "{at}: {data:?}");
+        assert_eq!(data["web.BACKEND_URL"], "http://todo-chatbot-backend:8000", "{at}");
+    }
 }
 
 #[test]
@@ -577,7 +640,9 @@ fn k8s_manifests_are_the_chart_rendered() {
 #[test]
 fn the_backend_counts_clients_behind_as_many_proxies_as_the_chart_puts_in_front() {
     let Some(helm) = Helm::find() else { return };
-    let hops = |rendered: &Rendered| rendered.config_map(BACKEND)["TRUSTED_PROXY_HOPS"].clone();
+    let hops = |rendered: &Rendered| {
+        rendered.config_env(rendered.container("Deployment", BACKEND))["TRUSTED_PROXY_HOPS"].clone()
+    };
     // The web proxy alone, or ingress-nginx and then the web proxy.
     for (scenario, rendered) in renders(&helm) {
         let ingress = rendered.find("Ingress", "todo-chatbot").is_some();
@@ -593,3 +658,112 @@ fn the_backend_counts_clients_behind_as_many_proxies_as_the_chart_puts_in_front(
     sets.push("config.trustedProxyHops=11");
     assert!(helm.template(None, &sets).is_err(), "more than 10 hops is a typo");
 }
+
+#[test]
+fn the_seed_value_names_are_aliases_with_a_defined_precedence() {
+    let Some(helm) = Helm::find() else { return };
+    let url = |password: &str| format!("postgres://todo:{password}@db.example.com:5432/todo");
+    let render = |sets: &[String]| {
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        helm.template(None, &sets)
+    };
+    let auth = format!("secrets.betterAuthSecret={AUTH_SECRET_MARKER}");
+    // The seed's name alone works like ours.
+    let alias = render(&[format!("secrets.DATABASE_URL={}", url("a")), auth.clone()]).unwrap();
+    assert_eq!(alias.secret_data(SECRET)["DATABASE_URL"], url("a"));
+    // Both names with the same value: fine.
+    let both =
+        render(&[format!("secrets.DATABASE_URL={}", url("a")), format!("secrets.databaseUrl={}", url("a")), auth])
+            .unwrap();
+    assert_eq!(both.secret_data(SECRET)["DATABASE_URL"], url("a"));
+    // Both names with different values: refused, naming both, for each secret.
+    for (ours, theirs, value) in [
+        ("databaseUrl", "DATABASE_URL", url("b")),
+        ("betterAuthSecret", "BETTER_AUTH_SECRET", "another-signing-key-0123456789abcdef".to_owned()),
+        ("openaiApiKey", "OPENAI_API_KEY", "sk-another".to_owned()),
+    ] {
+        let mut sets: Vec<String> = default_scenario().sets.iter().map(|set| (*set).to_owned()).collect();
+        sets.push(format!("secrets.{theirs}={value}"));
+        let error = render(&sets)
+            .err()
+            .unwrap_or_else(|| panic!("secrets.{ours} and secrets.{theirs} differ, yet it rendered"));
+        assert!(
+            error.contains(&format!("secrets.{ours} and secrets.{theirs} are both set")),
+            "{ours}/{theirs}: {error}"
+        );
+    }
+    // The seed's secret names follow our rules: a short signing key is refused by name.
+    let mut sets: Vec<String> = vec![format!("secrets.databaseUrl={}", url("a"))];
+    sets.push("secrets.BETTER_AUTH_SECRET=short".into());
+    assert!(render(&sets).unwrap_err().contains("BETTER_AUTH_SECRET"));
+    // backend.replicas, when set, wins over replicaCount (which always has a default); the
+    // autoscaler still owns the count while it is enabled.
+    let dev = Some("helm/todo-chatbot/values-dev.yaml");
+    let replicas =
+        |sets: &[&str]| helm.template(dev, sets).unwrap().get("Deployment", BACKEND)["spec"]["replicas"].as_u64();
+    assert_eq!(replicas(&[]), Some(2));
+    assert_eq!(replicas(&["backend.replicas=3"]), Some(3));
+    assert_eq!(replicas(&["backend.replicas=3", "backend.replicaCount=4"]), Some(3));
+    assert_eq!(replicas(&["backend.replicas=0"]), Some(0));
+    assert_eq!(replicas(&["backend.replicas=3", "backend.autoscaling.enabled=true"]), None);
+}
+
+#[test]
+fn the_frontend_is_reachable_under_the_seed_name_and_the_old_one() {
+    let Some(helm) = Helm::find() else { return };
+    for (scenario, rendered) in renders(&helm) {
+        let at = scenario.name;
+        let pods = mapping(&rendered.get("Deployment", WEB)["spec"]["template"]["metadata"]["labels"]);
+        assert_eq!(pods["app.kubernetes.io/component"], "frontend", "{at}");
+        for name in [WEB, "todo-chatbot-web"] {
+            let service = rendered.get("Service", name);
+            assert!(selects(&mapping(&service["spec"]["selector"]), &pods), "{at}: {name}");
+            assert_eq!(service["spec"]["ports"][0]["port"].as_u64(), Some(3000), "{at}: {name}");
+        }
+        assert_eq!(rendered.get("Service", "todo-chatbot-web")["spec"]["type"], "ClusterIP", "{at}");
+    }
+    let dev = helm.render(&dev_scenario());
+    assert_eq!(dev.get("Service", WEB)["spec"]["type"], "NodePort", "minikube service needs a node port");
+}
+
+/// The `helm test` pods of a render.
+fn helm_test_pods(rendered: &Rendered) -> Vec<&Value> {
+    rendered.of_kind("Pod").filter(|pod| hook(pod).is_some_and(|(phases, _)| phases == ["test"])).collect()
+}
+
+#[test]
+fn helm_test_checks_web_backend_and_database_from_inside_the_cluster() {
+    let Some(helm) = Helm::find() else { return };
+    for (scenario, rendered) in renders(&helm) {
+        let at = scenario.name;
+        let pods = helm_test_pods(&rendered);
+        let mut urls: Vec<&str> = Vec::new();
+        for pod in &pods {
+            let check = &pod["spec"]["containers"][0];
+            assert_eq!(pod["spec"]["restartPolicy"], "Never", "{at}");
+            assert_eq!(check["args"][0], "healthcheck", "{at}: the image's own probe, no shell");
+            assert!(check["command"].is_null(), "{at}: the image's entrypoint");
+            assert_eq!(check["image"], container(&rendered, "Deployment", WEB)["image"], "{at}: the web image");
+            let policy = mapping(&pod["metadata"]["annotations"])["helm.sh/hook-delete-policy"].clone();
+            assert!(policy.contains("hook-succeeded") && !policy.contains("hook-failed"), "{at}: keep failures");
+            urls.push(check["args"][1].as_str().unwrap());
+        }
+        // Through the frontend Service: web alone, then web → backend → database (/api/readyz).
+        assert_eq!(
+            urls,
+            ["http://todo-chatbot-frontend:3000/healthz", "http://todo-chatbot-frontend:3000/api/readyz"],
+            "{at}"
+        );
+        let service = rendered.get("Service", WEB);
+        assert_eq!(service["spec"]["ports"][0]["port"].as_u64(), Some(3000));
+    }
+    // k8s/ (kubectl apply) carries no test pods: they run only under `helm test`.
+    let kustomization = std::fs::read_to_string(root().join("k8s/kustomization.yaml")).unwrap();
+    assert!(!kustomization.contains("tests/"), "{kustomization}");
+}
+
+#[path = "chart/runbook.rs"]
+mod runbook;
+
+#[path = "chart/readme.rs"]
+mod readme;

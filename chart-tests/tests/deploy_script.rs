@@ -246,7 +246,7 @@ fn a_failed_image_load_stops_the_deploy_at_once_with_its_error() {
     assert_eq!(kind[0][5..], [BACKEND, WEB, POSTGRES]);
     let rendered = sandbox.rendered();
     assert_eq!(container_image(&rendered, "Deployment", "todo-chatbot-backend"), BACKEND);
-    assert_eq!(container_image(&rendered, "Deployment", "todo-chatbot-web"), WEB);
+    assert_eq!(container_image(&rendered, "Deployment", "todo-chatbot-frontend"), WEB);
     assert_eq!(container_image(&rendered, "StatefulSet", "todo-chatbot-postgres"), POSTGRES);
 }
 
@@ -268,7 +268,7 @@ fn a_rebuilt_dirty_image_rolls_out_under_a_tag_of_its_content() {
         let image = container_image(&sandbox.rendered(), "Deployment", "todo-chatbot-backend");
         assert_eq!(image, expected, "the pod template names the rebuilt image by its content");
         // Committed builds keep their revision tag.
-        assert_eq!(container_image(&sandbox.rendered(), "Deployment", "todo-chatbot-web"), WEB);
+        assert_eq!(container_image(&sandbox.rendered(), "Deployment", "todo-chatbot-frontend"), WEB);
         deployed.push(image);
     }
     assert_ne!(deployed[0], deployed[1], "a rebuilt image must change the pod template, or it never rolls out");

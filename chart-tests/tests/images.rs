@@ -80,7 +80,7 @@ struct Started {
 
 /// `docker run` of a rendered workload's first container, as Kubernetes would start it.
 fn run_workload(rendered: &Rendered, workload: &Value, network: &str, alias: &str, cleanup: &mut Cleanup) -> Started {
-    let pod = &workload["spec"]["template"]["spec"];
+    let pod = if workload["kind"] == "Pod" { &workload["spec"] } else { &workload["spec"]["template"]["spec"] };
     let container = &pod["containers"][0];
     let context = &container["securityContext"];
     let name = format!("chart-test-{}-{}", workload["metadata"]["name"].as_str().unwrap(), std::process::id());
@@ -113,17 +113,11 @@ fn run_workload(rendered: &Rendered, workload: &Value, network: &str, alias: &st
     }
     let limit = container["resources"]["limits"]["memory"].as_str().expect("memory limit");
     args.extend(["--memory".into(), memory_bytes(limit).to_string()]);
-    // Environment: the ConfigMaps in envFrom, then env (values and Secret keys), as the kubelet does.
-    let mut env = BTreeMap::new();
-    for source in container["envFrom"].as_sequence().into_iter().flatten() {
-        let config = source["configMapRef"]["name"].as_str().expect("configMapRef");
-        env.extend(rendered.config_map(config));
-    }
+    // Environment as the kubelet builds it: ConfigMap references and values, then Secret keys.
+    let mut env = rendered.config_env(container);
     for variable in container["env"].as_sequence().into_iter().flatten() {
         let key = variable["name"].as_str().unwrap().to_owned();
-        if let Some(value) = variable["value"].as_str() {
-            env.insert(key, value.to_owned());
-        } else if let Some(reference) = variable["valueFrom"]["secretKeyRef"].as_mapping() {
+        if let Some(reference) = variable["valueFrom"]["secretKeyRef"].as_mapping() {
             let secret = rendered.secret_data(reference["name"].as_str().unwrap());
             match secret.get(reference["key"].as_str().unwrap()) {
                 Some(value) => {
@@ -307,12 +301,12 @@ fn the_images_run_and_get_ready_exactly_as_the_rendered_pods_specify() {
 
     let backend_deployment = prod.get("Deployment", "todo-chatbot-backend");
     let backend_container = &backend_deployment["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(prod.config_map("todo-chatbot-backend")["MIGRATE_ON_START"], "false");
+    assert_eq!(prod.config_env(backend_container)["MIGRATE_ON_START"], "false");
     let backend = run_workload(&prod, backend_deployment, &network, "todo-chatbot-backend", &mut cleanup);
     wait_ready(&backend, backend_container, Duration::from_secs(60));
 
-    let web_deployment = prod.get("Deployment", "todo-chatbot-web");
-    let web = run_workload(&prod, web_deployment, &network, "todo-chatbot-web", &mut cleanup);
+    let web_deployment = prod.get("Deployment", "todo-chatbot-frontend");
+    let web = run_workload(&prod, web_deployment, &network, "todo-chatbot-frontend", &mut cleanup);
     wait_ready(&web, &web_deployment["spec"]["template"]["spec"]["containers"][0], Duration::from_secs(60));
 
     // The whole path: web → backend (BACKEND_URL, the Service name) → database.
@@ -323,9 +317,19 @@ fn the_images_run_and_get_ready_exactly_as_the_rendered_pods_specify() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"assistant\":\"model\""), "the chart's model key reached the backend: {body}");
 
+    // `helm test`: the rendered test pods (the web image's `healthcheck URL`, no shell) pass
+    // against the running stack...
+    let tests = helm_tests(&prod);
+    assert_eq!(tests.len(), 2, "helm test pods: frontend and chain");
+    for pod in &tests {
+        let (exit, logs) = run_to_completion(&prod, pod, &network, &mut cleanup);
+        assert_eq!(exit, "0", "{} failed against a healthy stack: {logs}", id(pod));
+        assert!(logs.contains("healthy:"), "{}: {logs}", id(pod));
+    }
+
     // The drain the chart relies on: after SIGTERM readiness fails at once while the backend
     // keeps serving for SHUTDOWN_DELAY_SECS, then it exits 0 well within the grace period.
-    let delay: u64 = prod.config_map("todo-chatbot-backend")["SHUTDOWN_DELAY_SECS"].parse().unwrap();
+    let delay: u64 = prod.config_env(backend_container)["SHUTDOWN_DELAY_SECS"].parse().unwrap();
     let grace = backend_deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap();
     let port = backend.ports[&8000];
     let stopped_at = Instant::now();
@@ -339,4 +343,29 @@ fn the_images_run_and_get_ready_exactly_as_the_rendered_pods_specify() {
     assert!(took >= Duration::from_secs(delay), "stopped after {took:?}, before SHUTDOWN_DELAY_SECS={delay}");
     assert!(took < Duration::from_secs(grace), "took {took:?}, beyond the grace period {grace}s");
     eprintln!("backend drained and exited 0 in {took:?} (delay {delay}s, grace {grace}s)");
+
+    // ...and the chain check fails once the backend is gone, while web itself still serves.
+    for pod in &tests {
+        let (exit, logs) = run_to_completion(&prod, pod, &network, &mut cleanup);
+        let chain = pod["metadata"]["name"].as_str().unwrap().ends_with("-chain");
+        assert_eq!(exit == "0", !chain, "{} without a backend: exit {exit}: {logs}", id(pod));
+    }
+}
+
+/// The `helm test` hook pods of a render.
+fn helm_tests(rendered: &Rendered) -> Vec<&Value> {
+    rendered
+        .of_kind("Pod")
+        .filter(|pod| mapping(&pod["metadata"]["annotations"]).get("helm.sh/hook").map(String::as_str) == Some("test"))
+        .collect()
+}
+
+/// Runs a one-shot pod (a `helm test` hook) to its end: (exit code, logs).
+fn run_to_completion(rendered: &Rendered, pod: &Value, network: &str, cleanup: &mut Cleanup) -> (String, String) {
+    let started = run_workload(rendered, pod, network, "helm-test", cleanup);
+    let exit = docker(&["wait", &started.container]).unwrap();
+    let output = Command::new("docker").args(["logs", &started.container]).output().expect("docker logs");
+    let logs = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    let _ = docker(&["rm", "--force", &started.container]);
+    (exit, logs)
 }

@@ -27,7 +27,7 @@ macro_rules! commands {
 }
 
 /// Exit status of a bad command line (`EX_USAGE` is 64; 2 is what shells and clap use).
-const USAGE_ERROR: u8 = 2;
+pub(crate) const USAGE_ERROR: u8 = 2;
 
 /// The command the arguments ask for, or the exit code once the request was answered here.
 pub fn command<C: FromStr>(program: &str, version: &str, usage: &str) -> Result<C, ExitCode> {

@@ -1,5 +1,6 @@
 //! The `healthcheck` subcommand of both binaries. Scratch images have no shell and no curl,
-//! so Docker and compose healthchecks run the server binary itself in this mode.
+//! so Docker and compose healthchecks run the server binary itself in this mode, and so do the
+//! chart's `helm test` pods, with a URL: `web healthcheck http://todo-chatbot-frontend:3000/api/readyz`.
 
 use crate::config::Env;
 use std::{process::ExitCode, time::Duration};
@@ -20,17 +21,74 @@ pub enum ProbeError {
     Unhealthy { address: String, path: String, status: u16 },
 }
 
+/// Why a `healthcheck` URL argument was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("{0:?}: only http://host[:port][/path] URLs (the probe speaks plain HTTP/1.1)")]
+    Scheme(String),
+    #[error("{0:?}: no host")]
+    Host(String),
+    #[error("{0:?}: the port is not a number from 1 to 65535")]
+    Port(String),
+}
+
+/// Where a probe goes: host (a name or an address), port and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl Target {
+    /// `/healthz`-style path on this machine: what Docker and compose healthchecks ask.
+    pub fn local(port: u16, path: &str) -> Self {
+        Self { host: "127.0.0.1".to_owned(), port, path: path.to_owned() }
+    }
+
+    /// `http://host[:port][/path]`; the port defaults to 80 and the path to `/`. IPv6
+    /// literals, user info and https are refused: no in-cluster check needs them.
+    pub fn parse(url: &str) -> Result<Self, TargetError> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| TargetError::Scheme(url.to_owned()))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(at) if rest[at..].starts_with('/') => (&rest[..at], rest[at..].to_owned()),
+            Some(at) => (&rest[..at], format!("/{}", &rest[at..])),
+            None => (rest, "/".to_owned()),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => {
+                (host, port.parse().ok().filter(|port| *port > 0).ok_or_else(|| TargetError::Port(url.to_owned()))?)
+            }
+            None => (authority, 80),
+        };
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
+        if host.is_empty() || !host.chars().all(valid) {
+            return Err(TargetError::Host(url.to_owned()));
+        }
+        Ok(Self { host: host.to_owned(), port, path })
+    }
+
+    fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
 /// GETs `path` on 127.0.0.1:`port` and succeeds on a 2xx answer.
 pub async fn check(port: u16, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
-    let address = format!("127.0.0.1:{port}");
-    tokio::time::timeout(timeout, get_status(&address, path))
+    check_target(&Target::local(port, path), timeout).await
+}
+
+/// GETs the target's path and succeeds on a 2xx answer; name resolution counts in the timeout.
+pub async fn check_target(target: &Target, timeout: Duration) -> Result<u16, ProbeError> {
+    let address = target.address();
+    tokio::time::timeout(timeout, get_status(&address, &target.path))
         .await
         .map_err(|_| ProbeError::Timeout(address.clone(), timeout))?
         .and_then(|status| {
             if (200..300).contains(&status) {
                 Ok(status)
             } else {
-                Err(ProbeError::Unhealthy { address, path: path.to_owned(), status })
+                Err(ProbeError::Unhealthy { address, path: target.path.clone(), status })
             }
         })
 }
@@ -59,16 +117,31 @@ async fn get_status(address: &str, path: &str) -> Result<u16, ProbeError> {
     }
 }
 
-/// The `healthcheck` subcommand: probes `/healthz` on `$PORT` (else `default_port`) and turns
-/// the result into an exit code, printing one line.
+/// The `healthcheck [URL]` subcommand (its argument follows the command on the command line):
+/// probes the URL, or without one `/healthz` on 127.0.0.1:`$PORT` (else `default_port`), and
+/// turns the result into an exit code, printing one line.
 pub async fn healthcheck(program: &str, default_port: u16) -> ExitCode {
-    let port = match Env::process().parsed_or("PORT", default_port) {
-        Ok(port) => port,
-        Err(error) => return error.exit(program),
+    let arguments: Vec<String> = std::env::args().skip(2).collect();
+    let target = match arguments.as_slice() {
+        [] => match Env::process().parsed_or("PORT", default_port) {
+            Ok(port) => Target::local(port, "/healthz"),
+            Err(error) => return error.exit(program),
+        },
+        [url] => match Target::parse(url) {
+            Ok(target) => target,
+            Err(error) => {
+                eprintln!("{program} healthcheck: {error}");
+                return ExitCode::from(crate::cli::USAGE_ERROR);
+            }
+        },
+        _ => {
+            eprintln!("{program} healthcheck: at most one argument, the URL to probe");
+            return ExitCode::from(crate::cli::USAGE_ERROR);
+        }
     };
-    match check(port, "/healthz", Duration::from_secs(3)).await {
+    match check_target(&target, Duration::from_secs(3)).await {
         Ok(status) => {
-            println!("healthy: 127.0.0.1:{port}/healthz answered {status}");
+            println!("healthy: {}{} answered {status}", target.address(), target.path);
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -106,6 +179,39 @@ mod tests {
         let port = serve_once("HTTP/1.1 503 Service Unavailable\r\n\r\n").await;
         let error = check(port, "/readyz", Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(error, ProbeError::Unhealthy { status: 503, .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_url_target_resolves_its_host_name() {
+        let port = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+        let target = Target::parse(&format!("http://localhost:{port}/api/readyz")).unwrap();
+        assert_eq!(check_target(&target, Duration::from_secs(2)).await.unwrap(), 200);
+    }
+
+    #[test]
+    fn urls_parse_into_host_port_and_path() {
+        let parsed = |url| Target::parse(url).unwrap();
+        assert_eq!(
+            parsed("http://todo-chatbot-frontend:3000/api/readyz"),
+            Target { host: "todo-chatbot-frontend".into(), port: 3000, path: "/api/readyz".into() }
+        );
+        assert_eq!(parsed("http://web.ns.svc"), Target { host: "web.ns.svc".into(), port: 80, path: "/".into() });
+        assert_eq!(parsed("http://10.0.0.1:8000?x=1").path, "/?x=1");
+    }
+
+    #[test]
+    fn urls_the_probe_cannot_follow_are_refused_by_name() {
+        for (url, expected) in [
+            ("https://web:3000/healthz", TargetError::Scheme("https://web:3000/healthz".into())),
+            ("web:3000/healthz", TargetError::Scheme("web:3000/healthz".into())),
+            ("http://:3000/healthz", TargetError::Host("http://:3000/healthz".into())),
+            ("http://user@web/healthz", TargetError::Host("http://user@web/healthz".into())),
+            ("http://web:0/healthz", TargetError::Port("http://web:0/healthz".into())),
+            ("http://web:99999/", TargetError::Port("http://web:99999/".into())),
+            ("http://web:port/", TargetError::Port("http://web:port/".into())),
+        ] {
+            assert_eq!(Target::parse(url), Err(expected), "{url}");
+        }
     }
 
     #[tokio::test]

@@ -3,7 +3,11 @@
 use api_types::Readiness;
 use image_tests::*;
 use std::time::Duration;
-use testcontainers::runners::AsyncRunner;
+use testcontainers::{
+    ImageExt,
+    core::{WaitFor, wait::ExitWaitStrategy},
+    runners::AsyncRunner,
+};
 
 #[tokio::test]
 async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<()> {
@@ -114,6 +118,44 @@ async fn web_says_so_when_the_backend_is_unreachable() -> anyhow::Result<()> {
     assert_eq!(response.status(), 502);
     let body: api_types::ErrorBody = response.json().await?;
     assert_eq!(body.error, "backend_unavailable");
+    Ok(())
+}
+
+/// `web healthcheck URL`, what the chart's `helm test` pods run (the image has no shell and no
+/// curl): 0 when the URL answers 2xx, here through web, backend and database; 1 once the chain
+/// is broken; 2 for a URL the probe cannot follow.
+#[tokio::test]
+async fn healthcheck_probes_a_url_across_the_network() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let (network, db, backend_name, web_name) = (unique("net"), unique("db"), unique("backend"), unique("web"));
+    let _postgres = start_postgres(&images, &network, &db).await?;
+    let backend = backend(&images, &network, &backend_name, &database_url(&db)).start().await?;
+    let web = web(&images, &network, &web_name, &format!("http://{backend_name}:8000")).start().await?;
+    wait_for_status(&format!("{}/api/readyz", base_url(&web, 3000).await?), 200, Duration::from_secs(30)).await?;
+    let probe = |url: String, exit_code: i64| {
+        let request = image(&images.web)
+            .with_wait_for(WaitFor::exit(ExitWaitStrategy::new().with_exit_code(exit_code)))
+            .with_cmd(["healthcheck".to_owned(), url])
+            .with_network(network.clone())
+            .with_startup_timeout(Duration::from_secs(30));
+        hardened(request, "1001:1001")
+    };
+    let chain = format!("http://{web_name}:3000/api/readyz");
+
+    let healthy = probe(chain.clone(), 0).start().await?;
+    let stdout = String::from_utf8(healthy.stdout_to_vec().await?)?;
+    assert!(stdout.contains(&format!("healthy: {web_name}:3000/api/readyz answered 200")), "{stdout}");
+
+    backend.stop().await?;
+    let broken = probe(chain, 1).start().await?;
+    let stderr = String::from_utf8(broken.stderr_to_vec().await?)?;
+    assert!(stderr.contains("unhealthy:") && stderr.contains("/api/readyz answered 50"), "{stderr}");
+
+    let refused = probe(format!("https://{web_name}:3000/healthz"), 2).start().await?;
+    let stderr = String::from_utf8(refused.stderr_to_vec().await?)?;
+    assert!(stderr.contains("only http://"), "{stderr}");
     Ok(())
 }
 

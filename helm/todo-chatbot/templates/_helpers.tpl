@@ -154,3 +154,66 @@ helm.sh/hook-delete-policy: before-hook-creation
     - {port: {{ .np.database.port }}, protocol: TCP}
 {{- end }}
 {{- end }}
+
+{{/*
+The non-secret environment of each server, written once: the ConfigMap todo-chatbot-config holds
+both under "backend."/"web." keys, each Deployment reads its own keys, and each Deployment's
+checksum/config hashes only its own settings, so a backend-only change never rolls web.
+*/}}
+{{- define "todo-chatbot.backendConfig" -}}
+PORT: {{ .Values.backend.port | quote }}
+DATABASE_MAX_CONNECTIONS: {{ .Values.config.databaseMaxConnections | quote }}
+MIGRATE_ON_START: {{ ternary "false" "true" .Values.migrations.job.enabled | quote }}
+SHUTDOWN_DELAY_SECS: {{ .Values.backend.shutdownDelaySeconds | quote }}
+RUST_LOG: {{ .Values.config.rustLog | quote }}
+LOG_FORMAT: {{ .Values.config.logFormat | quote }}
+TOKEN_TTL_SECS: {{ .Values.config.tokenTtlSecs | quote }}
+CORS_ORIGINS: {{ .Values.config.corsOrigins | quote }}
+OPENAI_MODEL: {{ .Values.config.openaiModel | quote }}
+{{- /* null (the default) follows the Ingress: kindIs, since `default` would turn 0 into it. */}}
+{{- $hops := .Values.config.trustedProxyHops }}
+TRUSTED_PROXY_HOPS: {{ kindIs "invalid" $hops | ternary (ternary 2 1 .Values.ingress.enabled) $hops | quote }}
+{{- with .Values.config.openaiBaseUrl }}
+OPENAI_BASE_URL: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "todo-chatbot.webConfig" -}}
+BACKEND_URL: {{ printf "http://%s:%d" (include "todo-chatbot.componentName" (dict "root" . "component" "backend")) (int .Values.backend.port) | quote }}
+PORT: {{ .Values.web.port | quote }}
+PROXY_TIMEOUT_SECS: {{ .Values.web.proxyTimeoutSecs | quote }}
+RUST_LOG: {{ .Values.config.rustLog | quote }}
+LOG_FORMAT: {{ .Values.config.logFormat | quote }}
+{{- end }}
+
+{{/* env entries reading one server's keys of todo-chatbot-config. Call with (dict "root" $ "server" "backend"). */}}
+{{- define "todo-chatbot.configEnv" -}}
+{{- $settings := include (printf "todo-chatbot.%sConfig" .server) .root | fromYaml }}
+{{- $name := include "todo-chatbot.componentName" (dict "root" .root "component" "config") }}
+{{- range $key := keys $settings | sortAlpha }}
+- name: {{ $key }}
+  valueFrom:
+    configMapKeyRef: {name: {{ $name }}, key: {{ printf "%s.%s" $.server $key }}}
+{{- end }}
+{{- end }}
+
+{{/*
+The seed runbook's value names (README-PHASE4.md), accepted as aliases of ours. A secret given
+under both names with different values is refused rather than silently picking one.
+Call with (dict "root" $ "key" "databaseUrl"); prints the effective value.
+*/}}
+{{- define "todo-chatbot.secretInput" -}}
+{{- $aliases := dict "databaseUrl" "DATABASE_URL" "betterAuthSecret" "BETTER_AUTH_SECRET" "openaiApiKey" "OPENAI_API_KEY" }}
+{{- $alias := get $aliases .key }}
+{{- $ours := get .root.Values.secrets .key | default "" }}
+{{- $theirs := get .root.Values.secrets $alias | default "" }}
+{{- if and $ours $theirs (ne $ours $theirs) }}
+{{- fail (printf "secrets.%s and secrets.%s are both set, to different values: keep one (secrets.%s is the seed runbook's name for secrets.%s)" .key $alias $alias .key) }}
+{{- end }}
+{{- default $theirs $ours }}
+{{- end }}
+
+{{/* The backend's replica count: backend.replicas (the seed's name) when set, else backend.replicaCount. */}}
+{{- define "todo-chatbot.backendReplicas" -}}
+{{- if kindIs "invalid" .Values.backend.replicas }}{{ .Values.backend.replicaCount }}{{ else }}{{ .Values.backend.replicas }}{{ end }}
+{{- end }}

@@ -15,7 +15,7 @@ use tower_http::{
 
 const USAGE: &str = "usage: web [serve|healthcheck|--version]
   serve        serve the app on $PORT and forward /api/* to $BACKEND_URL (default)
-  healthcheck  GET http://127.0.0.1:$PORT/healthz and exit 0 when it answers 2xx";
+  healthcheck  [URL] GET URL (http:// only; default http://127.0.0.1:$PORT/healthz), exit 0 on a 2xx answer";
 
 service_kit::commands!(Command { Serve = "serve", Healthcheck = "healthcheck" });
 
