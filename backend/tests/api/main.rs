@@ -10,4 +10,5 @@ mod mcp;
 mod migrations;
 mod operability;
 mod properties;
+mod sessions;
 mod tasks;
