@@ -1,6 +1,7 @@
 //! The product in a real browser: headless Chromium, driven through chromedriver, against the
 //! real postgres, backend and web images on one network. A person signs up, adds a task with
-//! the form and one through the (offline) assistant, ticks one, reloads, changes the password,
+//! the form and one through the (offline) assistant, is told plainly when another turn is still
+//! running on the conversation (409), ticks one, reloads, changes the password,
 //! signs out, signs in with the new password, signs out everywhere, and is sent back to sign-in
 //! when the session is revoked from elsewhere.
 //!
@@ -214,7 +215,7 @@ async fn signed_out_with(client: &Client, expected: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
+async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
 
     let index = http.get(format!("{url}/")).send().await?;
@@ -270,6 +271,33 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     task_row(client, "Buy oat milk").await?;
     let input_value = client.execute("return document.getElementById('chat-input').value", Vec::new()).await?;
     ensure!(input_value == "", "Enter should send the message and clear the input: {input_value}");
+
+    // Another tab's turn still running on this conversation (its lease held in the database,
+    // as a running turn holds it): the backend answers 409, and the panel says so plainly and
+    // gives the unsent words back instead of showing a failed message.
+    sqlx::query("UPDATE conversations SET turn_id = gen_random_uuid(), turn_until = now() + interval '1 hour'")
+        .execute(db)
+        .await?;
+    let sent_before = client.execute("return document.querySelectorAll('.message.user').length", Vec::new()).await?;
+    input.send_keys(&format!("list my tasks{}", char::from(Key::Enter))).await?;
+    let busy =
+        wait_until(client, "the busy message", "return document.querySelector('.chat-error')?.textContent").await?;
+    ensure!(busy.as_str().unwrap_or_default().contains("still answering an earlier message"), "{busy}");
+    let kept = client.execute("return document.getElementById('chat-input').value", Vec::new()).await?;
+    ensure!(kept == "list my tasks", "the unsent message should be back in the input: {kept}");
+    let sent_after = client.execute("return document.querySelectorAll('.message.user').length", Vec::new()).await?;
+    ensure!(sent_after == sent_before, "the unsent message stays out of the log: {sent_before} then {sent_after}");
+    // Once that turn is over, sending it again works.
+    sqlx::query("UPDATE conversations SET turn_id = NULL, turn_until = NULL").execute(db).await?;
+    let answers = "return document.querySelectorAll('.message.assistant:not(.pending) .bubble').length";
+    let answered_before = client.execute(answers, Vec::new()).await?.as_u64().unwrap_or_default();
+    css(client, "#chat-input").await?.send_keys(&char::from(Key::Enter).to_string()).await?;
+    wait_until(
+        client,
+        "the answer to the resent message",
+        &format!("{answers} > {answered_before} && !document.querySelector('.chat-error')"),
+    )
+    .await?;
 
     // Tick it; the API must agree before we reload.
     css(client, &format!("{kubernetes} .task-toggle")).await?.click().await?;
@@ -350,9 +378,9 @@ async fn scenario(client: &Client, url: &str) -> anyhow::Result<()> {
     signed_out_with(client, "every device").await?;
     ensure!(me_status(&http, url, &everywhere_token).await? == 401, "sign out everywhere left a token working");
 
-    // The console so far: only the wrong current password's 422 was provoked. (Each read
+    // The console so far: only the chat's 409 and the wrong current password's 422 were provoked. (Each read
     // returns what was logged since the last one.)
-    ensure_quiet_console(client, &[("/api/auth/password", 422)]).await?;
+    ensure_quiet_console(client, &[("/chat", 409), ("/api/auth/password", 422)]).await?;
 
     // A session ended from elsewhere: the page's next calls get 401s, and the first sends it
     // to sign-in, saying why.
@@ -429,7 +457,8 @@ async fn a_person_signs_up_adds_tasks_ticks_one_changes_the_password_and_signs_o
     let network = unique("net");
     let db = unique("db");
     let backend_name = unique("backend");
-    let _postgres = start_postgres(&images, &network, &db).await?;
+    let postgres = start_postgres(&images, &network, &db).await?;
+    let pool = connect_from_host(&postgres).await?;
     let _backend = backend(&images, &network, &backend_name, &database_url(&db)).start().await?;
     let web = web(&images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
     let url = base_url(&web, 3000).await?;
@@ -438,7 +467,7 @@ async fn a_person_signs_up_adds_tasks_ticks_one_changes_the_password_and_signs_o
     let chromedriver = start_chromedriver(&driver).await?;
     let profile = std::env::temp_dir().join(unique("chromium-profile"));
     let client = open_browser(&chromedriver, &chromium, &profile).await?;
-    let outcome = scenario(&client, &url).await;
+    let outcome = scenario(&client, &url, &pool).await;
     if outcome.is_err() {
         save_artifacts(&client, &unique("browser-failure")).await;
     }
