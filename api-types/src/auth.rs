@@ -40,3 +40,13 @@ pub struct User {
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
 }
+
+/// `POST /api/auth/password`: answered with a fresh `AuthResponse`; every other session of
+/// the account ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// The sign-up rules: at least 8 characters, at most 128.
+    pub new_password: String,
+}

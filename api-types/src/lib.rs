@@ -10,7 +10,7 @@ mod health;
 mod tasks;
 pub mod timestamp;
 
-pub use auth::{AuthResponse, SignInRequest, SignUpRequest, User};
+pub use auth::{AuthResponse, ChangePasswordRequest, SignInRequest, SignUpRequest, User};
 pub use chat::{
     AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, MessageRole, ServiceInfo,
     ToolCallRecord,

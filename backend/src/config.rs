@@ -26,6 +26,8 @@ pub struct Config {
     /// HS256 signing key of the session tokens (`BETTER_AUTH_SECRET`, alias `JWT_SECRET`).
     pub token_secret: Vec<u8>,
     pub token_ttl: Duration,
+    /// How long a session lasts from sign-in, however often its token is refreshed.
+    pub session_max_lifetime: Duration,
     /// Origins allowed to call the API from a browser directly (the web app needs none:
     /// it is same-origin through its proxy).
     pub cors_origins: Vec<String>,
@@ -65,6 +67,7 @@ impl std::fmt::Debug for Config {
             .field("migrate_on_start", &self.migrate_on_start)
             .field("shutdown_delay", &self.shutdown_delay)
             .field("token_ttl", &self.token_ttl)
+            .field("session_max_lifetime", &self.session_max_lifetime)
             .field("cors_origins", &self.cors_origins)
             .field("auth_rate_limit_per_minute", &self.auth_rate_limit_per_minute)
             .field("auth_failures_per_account", &self.auth_failures_per_account)
@@ -101,6 +104,13 @@ impl Config {
         if token_ttl_secs < 60 {
             return Err(ConfigError::Invalid { name: "TOKEN_TTL_SECS", reason: "must be at least 60".to_owned() });
         }
+        let session_max_lifetime_secs = env.parsed_or("SESSION_MAX_LIFETIME_SECS", 30 * 24 * 3600_u64)?;
+        if session_max_lifetime_secs < token_ttl_secs {
+            return Err(ConfigError::Invalid {
+                name: "SESSION_MAX_LIFETIME_SECS",
+                reason: format!("must be at least TOKEN_TTL_SECS ({token_ttl_secs})"),
+            });
+        }
         let request_timeout_secs = env.parsed_or("REQUEST_TIMEOUT_SECS", 30_u64)?;
         if request_timeout_secs == 0 {
             return Err(ConfigError::Invalid { name: "REQUEST_TIMEOUT_SECS", reason: "must be at least 1".to_owned() });
@@ -124,6 +134,7 @@ impl Config {
                 .parsed_or("CHAT_RATE_LIMIT_PER_MINUTE", NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))?,
             token_secret,
             token_ttl: Duration::from_secs(token_ttl_secs),
+            session_max_lifetime: Duration::from_secs(session_max_lifetime_secs),
             cors_origins: cors_origins(env.optional("CORS_ORIGINS"))?,
             auth_rate_limit_per_minute: env
                 .parsed_or("AUTH_RATE_LIMIT_PER_MINUTE", NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))?,
@@ -307,6 +318,22 @@ mod tests {
         assert!(!format!("{config:?}").contains("secret"));
         assert!(!format!("{config:?}").contains(SECRET.1));
         assert_eq!(config.token_ttl, Duration::from_secs(604_800));
+        assert_eq!(config.session_max_lifetime, Duration::from_secs(30 * 86_400));
+    }
+
+    #[test]
+    fn a_session_lives_at_least_as_long_as_one_token() {
+        let base = [("DATABASE_URL", "postgres://db/todo"), SECRET, ("TOKEN_TTL_SECS", "3600")];
+        let with = |value: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("SESSION_MAX_LIFETIME_SECS", value));
+            config(&pairs)
+        };
+        assert_eq!(with("3600").unwrap().session_max_lifetime, Duration::from_secs(3600));
+        for bad in ["3599", "0", "-1", "a month"] {
+            let error = with(bad).unwrap_err();
+            assert!(error.to_string().starts_with("SESSION_MAX_LIFETIME_SECS is invalid"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::{
     agent::{Assistant, ChatLimits, model::ModelClient},
     auth::{
-        TokenKeys,
+        Clock, TokenKeys,
         password::Passwords,
         rate_limit::{self, AuthRateLimit},
     },
@@ -82,7 +82,12 @@ impl Application {
         let state = AppState {
             pool: db::lazy_pool(&config),
             lifecycle: Arc::new(Lifecycle::default()),
-            tokens: Arc::new(TokenKeys::new(&config.token_secret, config.token_ttl)),
+            tokens: Arc::new(TokenKeys::new(
+                &config.token_secret,
+                config.token_ttl,
+                config.session_max_lifetime,
+                Clock::default(),
+            )),
             auth_rate_limit: AuthRateLimit::new(
                 config.auth_rate_limit_per_minute,
                 config.trusted_proxy_hops,

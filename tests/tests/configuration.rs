@@ -221,6 +221,7 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
         ("LOG_FORMAT", "xml"),
         ("RUST_LOG", "backend=loud"),
         ("TOKEN_TTL_SECS", "5"),
+        ("SESSION_MAX_LIFETIME_SECS", "3600"),
         ("CORS_ORIGINS", "*"),
         ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
         ("PASSWORD_HASH_CONCURRENCY", "0"),

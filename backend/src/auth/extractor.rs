@@ -1,5 +1,9 @@
-use super::token::TokenKeys;
-use crate::{error::ApiError, state::AppState};
+use super::token::{Session, TokenError, TokenKeys};
+use crate::{
+    error::ApiError,
+    state::AppState,
+    store::users::{self, UserRow},
+};
 use axum::{
     extract::{FromRef, FromRequestParts, Path},
     http::{header, request::Parts},
@@ -7,13 +11,22 @@ use axum::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-/// The caller, proven by a valid bearer token. Taking this as an argument is what makes a
-/// route protected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The caller, proven by a valid bearer token of a session that is still open. Taking this as
+/// an argument is what makes a route protected: REST, the chat and `/mcp` all come through here.
+#[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: Uuid,
     pub email: String,
+    /// The session the token belongs to.
+    pub session: Session,
+    /// The account as the database has it now, loaded by the session check itself, so that
+    /// handlers about the account need no second query.
+    pub account: UserRow,
 }
+
+pub const SESSION_LIFETIME_OVER: &str = "the session has reached its maximum lifetime since sign-in: sign in again";
+const SESSION_SIGNED_OUT: &str = "this session was signed out: sign in again";
+const SESSIONS_ENDED: &str = "this session was ended by a password change or by signing out everywhere: sign in again";
 
 impl<S> FromRequestParts<S> for AuthUser
 where
@@ -36,11 +49,25 @@ where
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized("the Authorization header must be `Bearer <token>`"))?;
         let keys: &TokenKeys = &state.tokens;
-        let (claims, id) = keys.verify(token).map_err(|error| {
+        let session = keys.verify(token).map_err(|error| {
             tracing::debug!(%error, "token rejected");
-            ApiError::Unauthorized("the token is invalid or expired: sign in again")
+            match error {
+                TokenError::LifetimeOver => ApiError::Unauthorized(SESSION_LIFETIME_OVER),
+                _ => ApiError::Unauthorized("the token is invalid or expired: sign in again"),
+            }
         })?;
-        Ok(AuthUser { id, email: claims.email })
+        // Every authenticated request pays for this one indexed query: revocation has to be
+        // seen by every replica at once, and the database is the state they share.
+        let (account, signed_out) = users::find_for_session(&state.pool, session.user_id, session.id)
+            .await?
+            .ok_or(ApiError::Unauthorized("this account no longer exists"))?;
+        if account.token_version != session.version {
+            return Err(ApiError::Unauthorized(SESSIONS_ENDED));
+        }
+        if signed_out {
+            return Err(ApiError::Unauthorized(SESSION_SIGNED_OUT));
+        }
+        Ok(AuthUser { id: session.user_id, email: account.email.clone(), session, account })
     }
 }
 
@@ -51,7 +78,7 @@ struct UserPath {
 
 /// The caller, checked against the `{user_id}` in the path: a token only opens its own
 /// user's routes (403 otherwise).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OwnedPath(pub AuthUser);
 
 impl<S> FromRequestParts<S> for OwnedPath

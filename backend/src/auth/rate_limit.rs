@@ -7,7 +7,7 @@
 //! the entries at the right were written by our proxies and everything further left by
 //! whoever sent the request.
 
-use crate::{domain::Email, error::ApiError, store::auth_attempts};
+use crate::{error::ApiError, store::auth_attempts};
 use axum::http::HeaderMap;
 use sqlx::PgPool;
 use std::{
@@ -72,8 +72,9 @@ impl AuthRateLimit {
     /// concurrent guesses cannot all pass a count none of them has added to yet, and so that
     /// the right password waits out a lockout like a wrong one. Unknown emails are counted the
     /// same way, so the 429 says nothing about which accounts exist.
-    pub async fn take_account_attempt(&self, pool: &PgPool, email: &Email) -> Result<AccountAttempt, ApiError> {
-        let key = format!("account:{}", email.as_str());
+    /// `email` is normalised: `Email::as_str`, or a stored account's email (stored normalised).
+    pub async fn take_account_attempt(&self, pool: &PgPool, email: &str) -> Result<AccountAttempt, ApiError> {
+        let key = format!("account:{email}");
         let window = auth_attempts::count(pool, &key, self.failure_window, self.failures_per_account.get()).await?;
         allowed(&window, self.failures_per_account)?;
         Ok(AccountAttempt { key, window })

@@ -1,14 +1,15 @@
-//! `/api/auth/*`: sign-up, sign-in, the current user, token refresh.
+//! `/api/auth/*`: sign-up, sign-in, the current user, token refresh, sign-out (this session
+//! or every session) and password change.
 
 use super::extract::{Json, Peer};
 use crate::{
-    auth::AuthUser,
+    auth::{AuthUser, SESSION_LIFETIME_OVER, token::TokenError},
     domain::{Email, FieldErrors, Password, UserName},
     error::ApiError,
     state::AppState,
     store::users::{self, InsertUserError},
 };
-use api_types::{AuthResponse, ErrorBody, SignInRequest, SignUpRequest, User};
+use api_types::{AuthResponse, ChangePasswordRequest, ErrorBody, SignInRequest, SignUpRequest, User};
 use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
@@ -16,8 +17,10 @@ use axum::{
 
 const WRONG_CREDENTIALS: &str = "wrong email or password";
 
+/// A new session: a token that starts its lifetime now.
 fn session(state: &AppState, user: users::UserRow) -> Result<AuthResponse, ApiError> {
-    let (token, expires_at) = state.tokens.issue(user.id, &user.email).map_err(ApiError::internal)?;
+    let (token, expires_at) =
+        state.tokens.sign_in(user.id, &user.email, user.token_version).map_err(ApiError::internal)?;
     Ok(AuthResponse { user: user.into(), token, expires_at })
 }
 
@@ -70,7 +73,7 @@ pub async fn sign_in(
     state.auth_rate_limit.check_address(&state.pool, peer, &headers).await?;
     // A malformed email can belong to no account, so saying so tells nothing about who has one.
     let email = Email::parse(&request.email).map_err(|message| ApiError::invalid("email", message))?;
-    let attempt = state.auth_rate_limit.take_account_attempt(&state.pool, &email).await?;
+    let attempt = state.auth_rate_limit.take_account_attempt(&state.pool, email.as_str()).await?;
     let user = users::find_by_email(&state.pool, &email).await?;
     // An unknown email still costs one argon2 verification, so timing tells nothing.
     let stored = user.as_ref().map(|user| user.password_hash.clone());
@@ -87,19 +90,94 @@ pub async fn sign_in(
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<axum::Json<User>, ApiError> {
-    let user = users::find_by_id(&state.pool, caller.id)
-        .await?
-        .ok_or(ApiError::Unauthorized("this account no longer exists"))?;
-    Ok(axum::Json(user.into()))
+pub async fn me(caller: AuthUser) -> axum::Json<User> {
+    axum::Json(caller.account.into())
 }
 
-/// A fresh token for a valid one.
+/// A fresh token for a valid one, in the same session: never past the session's maximum
+/// lifetime from sign-in.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody)))]
+    responses(
+        (status = 200, description = "A new token of the same session", body = AuthResponse),
+        (status = 401, description = "The token is invalid, expired or revoked, or the session reached its maximum lifetime", body = ErrorBody),
+    ))]
 pub async fn refresh(State(state): State<AppState>, caller: AuthUser) -> Result<axum::Json<AuthResponse>, ApiError> {
-    let user = users::find_by_id(&state.pool, caller.id)
+    let (token, expires_at) =
+        state.tokens.renew(&caller.session, &caller.account.email).map_err(|error| match error {
+            TokenError::LifetimeOver => ApiError::Unauthorized(SESSION_LIFETIME_OVER),
+            other => ApiError::internal(other),
+        })?;
+    Ok(axum::Json(AuthResponse { user: caller.account.into(), token, expires_at }))
+}
+
+/// Sign out this session: its token (and any refreshed from it) stops working at once.
+#[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "The token is invalid, expired or already revoked", body = ErrorBody),
+    ))]
+pub async fn sign_out(State(state): State<AppState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
+    users::revoke_session(&state.pool, caller.id, caller.session.id, caller.session.ends_at).await?;
+    tracing::info!(user_id = %caller.id, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign out every session of the account, on every device, this one included.
+#[utoipa::path(post, path = "/api/auth/sign-out-everywhere", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session of the account has ended"),
+        (status = 401, description = "The token is invalid, expired or already revoked", body = ErrorBody),
+    ))]
+pub async fn sign_out_everywhere(State(state): State<AppState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
+    users::end_all_sessions(&state.pool, caller.id, None)
         .await?
         .ok_or(ApiError::Unauthorized("this account no longer exists"))?;
+    tracing::info!(user_id = %caller.id, "signed out everywhere");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change the password. Every session of the account ends, this one included; the answer
+/// carries a new session for the caller.
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Password changed: a new session; every earlier token is revoked", body = AuthResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "The token is invalid, expired or revoked", body = ErrorBody),
+        (status = 422, description = "The current password is wrong, or the new one breaks the password rules", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address, or too many wrong passwords \
+            for this account (sign-in's limits)", body = ErrorBody),
+    ))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    caller: AuthUser,
+    Json(request): Json<ChangePasswordRequest>,
+) -> Result<axum::Json<AuthResponse>, ApiError> {
+    // A stolen token must not become a way to guess the password faster than sign-in allows:
+    // the same limits, per address and per account (a wrong current password is a failure).
+    state.auth_rate_limit.check_address(&state.pool, peer, &headers).await?;
+    let new_password =
+        Password::parse(&request.new_password).map_err(|message| ApiError::invalid("new_password", message))?;
+    let attempt = state.auth_rate_limit.take_account_attempt(&state.pool, &caller.account.email).await?;
+    const WRONG_CURRENT: &str = "is not your current password";
+    // Longer than any password sign-up accepts: wrong without spending a hash on it.
+    if request.current_password.chars().count() > Password::MAX_CHARS {
+        return Err(ApiError::invalid("current_password", WRONG_CURRENT));
+    }
+    let stored = Some(caller.account.password_hash.clone());
+    if !state.passwords.verify(&request.current_password, stored).await.map_err(ApiError::internal)? {
+        return Err(ApiError::invalid("current_password", WRONG_CURRENT));
+    }
+    state.auth_rate_limit.succeeded(&state.pool, attempt).await?;
+    if request.new_password == request.current_password {
+        return Err(ApiError::invalid("new_password", "must differ from the current password"));
+    }
+    let hash = state.passwords.hash(&new_password).await.map_err(ApiError::internal)?;
+    let user = users::end_all_sessions(&state.pool, caller.id, Some(&hash))
+        .await?
+        .ok_or(ApiError::Unauthorized("this account no longer exists"))?;
+    tracing::info!(user_id = %user.id, "password changed: every session ended");
     Ok(axum::Json(session(&state, user)?))
 }

@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
     paths(
         health::liveness, health::readiness,
         auth::sign_up, auth::sign_in, auth::me, auth::refresh,
+        auth::sign_out, auth::sign_out_everywhere, auth::change_password,
         tasks::list, tasks::create, tasks::get, tasks::replace, tasks::update, tasks::delete, tasks::complete,
         chat::chat, chat::list, chat::messages, chat::delete, chat::info,
     ),

@@ -28,6 +28,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/auth/sign-in", post(auth::sign_in))
         .route("/api/auth/me", get(auth::me))
         .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/sign-out", post(auth::sign_out))
+        .route("/api/auth/sign-out-everywhere", post(auth::sign_out_everywhere))
+        .route("/api/auth/password", post(auth::change_password))
         .route("/api/{user_id}/tasks", get(tasks::list).post(tasks::create))
         .route(
             "/api/{user_id}/tasks/{id}",

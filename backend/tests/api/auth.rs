@@ -127,8 +127,10 @@ async fn the_auth_matrix() {
     let other = app.sign_up().await;
     let tasks = format!("/api/{}/tasks", user.id);
     let now = chrono::Utc::now().timestamp();
-    let claims =
-        |exp: i64| json!({"sub": user.id, "email": user.email, "iat": now - 10, "exp": exp, "iss": "todo-chatbot"});
+    let claims = |exp: i64| {
+        json!({"sub": user.id, "email": user.email, "iat": now - 10, "exp": exp, "iss": "todo-chatbot",
+            "sid": uuid::Uuid::new_v4(), "auth_time": now - 10, "ver": 0})
+    };
 
     assert_eq!(status_with(&app, &tasks, None).await, 401, "no token");
     assert_eq!(status_with(&app, &tasks, Some("Token abc")).await, 401, "not a bearer scheme");
@@ -142,7 +144,8 @@ async fn the_auth_matrix() {
     let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(claims(now + 600).to_string().as_bytes()));
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {none}"))).await, 401, "alg none");
     let wrong_issuer = forged(
-        json!({"sub": user.id, "email": user.email, "iat": now, "exp": now + 600, "iss": "someone-else"}),
+        json!({"sub": user.id, "email": user.email, "iat": now, "exp": now + 600, "iss": "someone-else",
+            "sid": uuid::Uuid::new_v4(), "auth_time": now, "ver": 0}),
         TEST_SECRET,
         Algorithm::HS256,
     );

@@ -8,6 +8,8 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub client: reqwest::Client,
+    /// The clock the app checks tokens against; tests move it forward.
+    pub clock: backend::auth::Clock,
     stop: Option<oneshot::Sender<()>>,
     pub stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -138,6 +140,7 @@ pub fn config_for(database: PgConnectOptions) -> Config {
         shutdown_delay: Duration::ZERO,
         token_secret: TEST_SECRET.to_vec(),
         token_ttl: Duration::from_secs(3600),
+        session_max_lifetime: Duration::from_secs(2 * 3600),
         cors_origins: vec!["https://allowed.example".to_owned()],
         auth_rate_limit_per_minute: std::num::NonZeroU32::new(1000).unwrap(),
         auth_failures_per_account: std::num::NonZeroU32::new(1000).unwrap(),
@@ -170,9 +173,10 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let pool = backend::db::lazy_pool(&config);
     let application = Application::build(config).await.expect("failed to build the application");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let clock = application.state().tokens.clock().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let handle = tokio::spawn(application.run_until_stopped(stopped));
-    TestApp { address, pool, client: reqwest::Client::new(), stop: Some(stop), stopped: Some(handle) }
+    TestApp { address, pool, client: reqwest::Client::new(), clock, stop: Some(stop), stopped: Some(handle) }
 }
 
 impl TestApp {

@@ -11,4 +11,5 @@ mod migrations;
 mod operability;
 mod properties;
 mod rate_limits;
+mod sessions;
 mod tasks;

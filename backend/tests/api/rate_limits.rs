@@ -229,3 +229,23 @@ async fn ended_windows_are_deleted() {
     assert_eq!(backend::store::auth_attempts::purge_ended(&app.pool).await.unwrap(), 3);
     assert_eq!(rows(&app.pool).await, 1, "the current window stays");
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_account_like_failed_sign_ins() {
+    let Some(app) = spawn(|config| config.auth_failures_per_account = limit(3)).await else { return };
+    let user: TestUser = app.sign_up().await;
+    let change = |current: &str| {
+        app.authed(reqwest::Method::POST, "/api/auth/password", &user)
+            .json(&json!({"current_password": current, "new_password": "a brand new password"}))
+            .send()
+    };
+    // A stolen token guessing the password runs into the same per-account limit as sign-in.
+    assert_eq!(change(WRONG).await.unwrap().status(), 422);
+    assert_eq!(status(&app, None, &user.email, WRONG).await, 401);
+    assert_eq!(change(WRONG).await.unwrap().status(), 422);
+    let locked = change(&user.password).await.unwrap();
+    assert_eq!(locked.status(), 429, "even the right password waits out the lockout");
+    let body: ErrorBody = locked.json().await.unwrap();
+    assert_eq!(body.error, "rate_limited");
+    assert_eq!(status(&app, None, &user.email, &user.password).await, 429);
+}

@@ -168,6 +168,7 @@ SHUTDOWN_DELAY_SECS: {{ .Values.backend.shutdownDelaySeconds | quote }}
 RUST_LOG: {{ .Values.config.rustLog | quote }}
 LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 TOKEN_TTL_SECS: {{ .Values.config.tokenTtlSecs | quote }}
+SESSION_MAX_LIFETIME_SECS: {{ .Values.config.sessionMaxLifetimeSecs | int64 | quote }}
 CORS_ORIGINS: {{ .Values.config.corsOrigins | quote }}
 OPENAI_MODEL: {{ .Values.config.openaiModel | quote }}
 {{- /* null (the default) follows the Ingress: kindIs, since `default` would turn 0 into it. */}}

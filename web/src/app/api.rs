@@ -2,8 +2,8 @@
 //! the shared `api-types` crate: a path or a body is written here and nowhere else.
 
 use api_types::{
-    AuthResponse, ChatMessage, ChatRequest, ChatResponse, CompleteRequest, ConversationSummary, ErrorBody, NewTask,
-    ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch, TaskQuery, User,
+    AuthResponse, ChangePasswordRequest, ChatMessage, ChatRequest, ChatResponse, CompleteRequest, ConversationSummary,
+    ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch, TaskQuery, User,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -27,6 +27,15 @@ impl ApiError {
             ApiError::Status { body, .. } if !body.fields.is_empty() => "Please correct the highlighted fields.".into(),
             ApiError::Status { body, .. } => body.message.clone(),
             ApiError::Network(detail) => format!("The server could not be reached ({detail}). Try again."),
+        }
+    }
+
+    /// The HTTP status of an error answer, if there was an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Unauthorized(_) => Some(401),
+            ApiError::Status { status, .. } => Some(*status),
+            ApiError::Network(_) => None,
         }
     }
 
@@ -96,6 +105,26 @@ pub async fn sign_up(request: &SignUpRequest) -> Result<AuthResponse, ApiError> 
 
 pub async fn sign_in(request: &SignInRequest) -> Result<AuthResponse, ApiError> {
     json(Request::post("/api/auth/sign-in").json(request)).await
+}
+
+/// Ends this session on the server: its token stops working everywhere it was copied to.
+pub async fn sign_out(credentials: &Credentials) -> Result<(), ApiError> {
+    send(authorized(Request::post("/api/auth/sign-out"), credentials).build()).await?;
+    Ok(())
+}
+
+/// Ends every session of the account, on every device.
+pub async fn sign_out_everywhere(credentials: &Credentials) -> Result<(), ApiError> {
+    send(authorized(Request::post("/api/auth/sign-out-everywhere"), credentials).build()).await?;
+    Ok(())
+}
+
+/// Changes the password; the answer is a new session, since every earlier one has ended.
+pub async fn change_password(
+    credentials: &Credentials,
+    request: &ChangePasswordRequest,
+) -> Result<AuthResponse, ApiError> {
+    json(authorized(Request::post("/api/auth/password"), credentials).json(request)).await
 }
 
 pub async fn me(credentials: &Credentials) -> Result<User, ApiError> {

@@ -144,7 +144,7 @@ impl AuthForm {
 }
 
 #[component]
-fn AuthLayout(title: &'static str, children: Element) -> Element {
+pub fn AuthLayout(title: &'static str, children: Element) -> Element {
     rsx! {
         main { id: "content", class: "auth-page",
             div { class: "auth-card",

@@ -51,6 +51,10 @@ fn turns_from(messages: Vec<ChatMessage>) -> Vec<Turn> {
     turns
 }
 
+const BUSY_ELSEWHERE: &str = "The assistant is still answering an earlier message in this conversation, \
+    probably sent from another tab or device. Your message was not sent: it is back in the box, send it again \
+    once that answer has arrived.";
+
 #[component]
 pub fn ChatPanel() -> Element {
     let app = use_context::<AppState>();
@@ -108,11 +112,18 @@ pub fn ChatPanel() -> Element {
                     history_version += 1;
                 }
                 Err(failure) => {
-                    let message = app.failed(&failure);
-                    if let Some(last) = turns.write().last_mut() {
-                        last.failed = true;
+                    if failure.status() == Some(409) {
+                        // Another turn (from another tab or device) is running on this
+                        // conversation and nothing was stored: the message leaves the log.
+                        turns.write().pop();
+                        error.set(Some(BUSY_ELSEWHERE.to_owned()));
+                    } else {
+                        let message = app.failed(&failure);
+                        if let Some(last) = turns.write().last_mut() {
+                            last.failed = true;
+                        }
+                        error.set(Some(format!("The assistant did not answer: {message}")));
                     }
-                    error.set(Some(format!("The assistant did not answer: {message}")));
                     // Give the words back so nothing typed is lost.
                     if input.peek().is_empty() {
                         input.set(text);

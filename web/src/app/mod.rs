@@ -1,7 +1,8 @@
 //! The browser app: sign up and sign in, then the task list and the assistant side by side.
-//! Routing is the path of `window.location` in a signal (three pages need no router crate);
+//! Routing is the path of `window.location` in a signal (four pages need no router crate);
 //! the web server answers every unknown path with index.html, so deep links and reloads work.
 
+mod account;
 mod api;
 mod auth;
 mod browser;
@@ -11,7 +12,7 @@ mod tasks;
 mod time;
 
 use dioxus::prelude::*;
-use state::{AppState, Notice, NoticeKind, Route};
+use state::{AppState, NoticeKind, Route};
 
 pub fn launch() {
     dioxus::launch(App);
@@ -29,7 +30,7 @@ fn App() -> Element {
     let route = *app.route.read();
     // Pages that do not fit the session are redirected, not rendered.
     let shown = match (signed_in, route) {
-        (false, Route::Home) => Route::SignIn,
+        (false, Route::Home | Route::Account) => Route::SignIn,
         (true, Route::SignIn | Route::SignUp) => Route::Home,
         (_, route) => route,
     };
@@ -37,7 +38,7 @@ fn App() -> Element {
         let signed_in = app.session.read().is_some();
         let route = *app.route.read();
         match (signed_in, route) {
-            (false, Route::Home) => app.redirect(Route::SignIn),
+            (false, Route::Home | Route::Account) => app.redirect(Route::SignIn),
             (true, Route::SignIn | Route::SignUp) => app.redirect(Route::Home),
             _ => {}
         }
@@ -51,6 +52,7 @@ fn App() -> Element {
             Route::SignIn => rsx! { auth::SignIn {} },
             Route::SignUp => rsx! { auth::SignUp {} },
             Route::Home => rsx! { Home {} },
+            Route::Account => rsx! { account::Account {} },
         }
     }
 }
@@ -74,13 +76,13 @@ fn Home() -> Element {
             }
             div { class: "account",
                 span { class: "who", "Signed in as " strong { "{name}" } }
-                button {
-                    id: "sign-out",
-                    r#type: "button",
-                    class: "secondary",
-                    onclick: move |_| app.sign_out(Some(Notice { kind: NoticeKind::Info, text: "You have signed out.".into() })),
-                    "Sign out"
+                a {
+                    id: "account-link",
+                    href: "/account",
+                    onclick: move |e: MouseEvent| { e.prevent_default(); app.navigate(Route::Account) },
+                    "Change password"
                 }
+                account::SignOutButton {}
             }
         }
         main { id: "content", class: "workspace", tabindex: "-1",

@@ -13,6 +13,8 @@ pub enum Route {
     Home,
     SignIn,
     SignUp,
+    /// The password change form and "sign out everywhere".
+    Account,
 }
 
 impl Route {
@@ -21,6 +23,7 @@ impl Route {
         match path.trim_end_matches('/') {
             "/signin" => Route::SignIn,
             "/signup" => Route::SignUp,
+            "/account" => Route::Account,
             _ => Route::Home,
         }
     }
@@ -30,6 +33,7 @@ impl Route {
             Route::Home => "/",
             Route::SignIn => "/signin",
             Route::SignUp => "/signup",
+            Route::Account => "/account",
         }
     }
 }
@@ -92,6 +96,12 @@ impl AppState {
         self.navigate(Route::Home);
     }
 
+    /// A new token for the same person (after a password change): stay on this page.
+    pub fn session_renewed(mut self, session: AuthResponse) {
+        store_session(Some(&session));
+        self.session.set(Some(session));
+    }
+
     pub fn sign_out(mut self, notice: Option<Notice>) {
         store_session(None);
         self.session.set(None);
@@ -102,8 +112,11 @@ impl AppState {
     /// Every failed authenticated call goes through here: a 401 ends the session and sends the
     /// user to the sign-in page with a reason; anything else returns the sentence to show.
     pub fn failed(self, error: &super::api::ApiError) -> String {
-        if let super::api::ApiError::Unauthorized(_) = error {
-            let text = "Your session has expired or is no longer valid. Please sign in again.".to_owned();
+        if let super::api::ApiError::Unauthorized(body) = error {
+            // The API says why: expired, signed out, ended by a password change elsewhere, or
+            // past the session's maximum lifetime.
+            let reason = body.message.trim_end_matches(": sign in again").trim_end_matches('.');
+            let text = format!("You have been signed out: {reason}. Please sign in again.");
             self.sign_out(Some(Notice { kind: NoticeKind::Error, text }));
         }
         error.message()
