@@ -72,6 +72,7 @@ impl Task {
 /// defaults).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"title": "Pay the bills", "description": "gas and water", "priority": "high", "tags": ["home"], "due_at": "2026-12-04T17:00:00Z"})))]
 pub struct NewTask {
     /// 1 to 200 characters of one line after trimming: no control characters.
     pub title: String,
@@ -95,6 +96,7 @@ pub struct NewTask {
 /// `description` and `due_at`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"priority": "low", "due_at": null})))]
 pub struct TaskPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -175,6 +177,7 @@ pub struct TaskQuery {
     /// desc (default) or asc.
     pub order: Option<SortOrder>,
     /// 1 to 100, default 50.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     pub limit: Option<u32>,
     /// How many matching tasks to skip, default 0. Stable: ties are broken by id.
     pub offset: Option<u32>,

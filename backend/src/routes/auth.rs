@@ -1,6 +1,9 @@
 //! `/api/auth/*`: sign-up, sign-in, the current user, token refresh.
 
-use super::extract::{Json, Peer};
+use super::{
+    extract::{Json, Peer},
+    responses::{JsonBody, RateLimited, SignedIn, Unavailable},
+};
 use crate::{
     auth::AuthUser,
     domain::{Email, FieldErrors, Password, UserName},
@@ -25,9 +28,8 @@ fn session(state: &AppState, user: users::UserRow) -> Result<AuthResponse, ApiEr
 #[utoipa::path(post, path = "/api/auth/sign-up", tag = "auth", request_body = SignUpRequest,
     responses(
         (status = 201, description = "Account created", body = AuthResponse),
-        (status = 409, description = "The email has an account", body = ErrorBody),
-        (status = 422, description = "Invalid fields", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 409, description = "`conflict`: the email has an account", body = ErrorBody),
+        JsonBody, RateLimited, Unavailable,
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
@@ -56,9 +58,8 @@ pub async fn sign_up(
 #[utoipa::path(post, path = "/api/auth/sign-in", tag = "auth", request_body = SignInRequest,
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
-        (status = 401, description = "Wrong email or password (never says which)", body = ErrorBody),
-        (status = 422, description = "The email is malformed", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: wrong email or password (never says which)", body = ErrorBody),
+        JsonBody, RateLimited, Unavailable,
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -81,7 +82,7 @@ pub async fn sign_in(
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The account", body = User), SignedIn, Unavailable))]
 pub async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<axum::Json<User>, ApiError> {
     let user = users::find_by_id(&state.pool, caller.id)
         .await?
@@ -91,7 +92,7 @@ pub async fn me(State(state): State<AppState>, caller: AuthUser) -> Result<axum:
 
 /// A fresh token for a valid one.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "A new token", body = AuthResponse), SignedIn, Unavailable))]
 pub async fn refresh(State(state): State<AppState>, caller: AuthUser) -> Result<axum::Json<AuthResponse>, ApiError> {
     let user = users::find_by_id(&state.pool, caller.id)
         .await?

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use axum::{
-    extract::{ConnectInfo, FromRequest, FromRequestParts},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request},
     http::request::Parts,
 };
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +11,18 @@ use std::net::{IpAddr, SocketAddr};
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct Json<T>(pub T);
+
+/// A raw body, for a route whose body is optional; too large is our 413, not axum's text.
+#[derive(Debug)]
+pub struct Bytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Bytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Bytes(axum::body::Bytes::from_request(request, state).await?))
+    }
+}
 
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
