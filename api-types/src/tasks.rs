@@ -180,6 +180,8 @@ pub struct TaskQuery {
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     pub limit: Option<u32>,
     /// How many matching tasks to skip, default 0. Stable: ties are broken by id.
+    // A u32: utoipa would call it int32, which stops at 2^31 - 1.
+    #[cfg_attr(feature = "openapi", param(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: Option<u32>,
 }
 
@@ -190,7 +192,9 @@ pub struct TaskPage {
     /// Every task matching the filters, across all pages.
     pub total: i64,
     pub limit: u32,
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: u32,
     /// The `offset` of the next page, absent on the last one.
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub next_offset: Option<u32>,
 }

@@ -2,7 +2,7 @@
 //! its own user's tasks; another user's task id answers 404, as if it did not exist.
 
 use super::{
-    extract::{Bytes, Json, Path, Query},
+    extract::{self, Bytes, Json, Path, Query},
     responses::{ById, JsonBody, OptionalJsonBody, OwnUser, QueryParams, Unavailable},
 };
 use crate::{
@@ -120,18 +120,11 @@ pub async fn complete(
     Path(path): Path<TaskPath>,
     Bytes(body): Bytes,
 ) -> Result<axum::Json<Task>, ApiError> {
-    let completed = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body and `null` (the document's optional body) both toggle.
+    let completed = if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
         None
     } else {
-        serde_json::from_slice::<CompleteRequest>(&body)
-            .map_err(|error| match error.classify() {
-                // Not JSON at all, like any other route's malformed body.
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                    ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
-                }
-                _ => ApiError::invalid("completed", error.to_string()),
-            })?
-            .completed
+        extract::object::<CompleteRequest>(&body)?.completed
     };
     let task = tasks::set_completed(&state.pool, user.id, path.id, completed)
         .await?
