@@ -240,3 +240,17 @@ async fn an_array_body_is_a_422_and_changes_nothing() {
     assert_eq!(toggled.status(), 200);
     assert!(toggled.json::<Task>().await.unwrap().completed);
 }
+
+/// Path segments that are not UTF-8 once decoded: a `{user_id}` like that is nobody's (403, as
+/// the document says of another user's id), a task id like that is no task (404).
+#[tokio::test]
+async fn path_parameters_that_are_not_utf8_are_403_or_404() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    for path in ["/api/%FF/tasks", "/api/%FF/conversations", "/api/%C3%28/tasks/1"] {
+        let response = app.authed(Method::GET, path, &user).send().await.unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let response = app.authed(Method::GET, &format!("/api/{}/tasks/%FF", user.id), &user).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}
