@@ -103,6 +103,8 @@ async fn the_backend_image_keeps_its_openapi_contract() -> anyhow::Result<()> {
         bail!("schemathesis found failures (exit {:?}):\n{output}", report.status.code());
     }
     assert!(output.contains("Tested: 18"), "every documented operation was tested:\n{output}");
+    let summary: Vec<&str> = output.lines().skip_while(|line| !line.contains("SUMMARY")).collect();
+    eprintln!("{}", summary.join("\n"));
 
     // Signed in for real: the handlers behind the token answered, not only the 401 path.
     for route in ["/api/{user_id}/tasks", "/api/{user_id}/tasks/{id}", "/api/{user_id}/chat"] {
