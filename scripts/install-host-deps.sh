@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing todo-chatbot needs on a Debian 12 host:
 # a Docker engine with buildx and compose v2, just, mmdebstrap, Chromium + chromedriver,
-# wrk, the Rust targets from rust-toolchain.toml, and the chart tools (into .tools/). Idempotent: a second run only starts dockerd.
+# wrk, the Rust targets from rust-toolchain.toml, the chart tools and the OpenAPI checkers (into
+# .tools/). Idempotent: a second run only starts dockerd.
 set -euo pipefail
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -82,6 +83,8 @@ if ! "$root/.tools/venv/bin/python" -c "import mcp, importlib.metadata as m; ass
   log "installing the official MCP Python SDK $MCP_VERSION (the /mcp tests' client)"
   "$root/.tools/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "mcp==$MCP_VERSION"
 fi
+log "installing the OpenAPI checkers (openapi-spec-validator, schemathesis) into .tools/openapi"
+bash "$root/scripts/install-openapi-tools.sh"
 log "installing a real OpenAI-compatible model server (llama-cpp-python + SmolLM2) into .tools/llm"
 bash "$root/scripts/install-llm.sh"
 start_dockerd

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 /// `POST /api/auth/sign-up`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"email": "ada@example.com", "password": "analytical engine", "name": "Ada"})))]
 pub struct SignUpRequest {
     pub email: String,
     /// At least 8 characters, at most 128.
@@ -14,6 +15,7 @@ pub struct SignUpRequest {
 /// `POST /api/auth/sign-in`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"email": "ada@example.com", "password": "analytical engine"})))]
 pub struct SignInRequest {
     pub email: String,
     pub password: String,

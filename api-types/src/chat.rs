@@ -5,6 +5,7 @@ use serde_json::Value;
 /// `POST /api/{user_id}/chat`: one turn. Without `conversation_id` a new conversation starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"message": "remind me to pay the bills on Friday, high priority"})))]
 pub struct ChatRequest {
     #[serde(default)]
     pub conversation_id: Option<String>,

@@ -72,6 +72,7 @@ impl Task {
 /// defaults).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"title": "Pay the bills", "description": "gas and water", "priority": "high", "tags": ["home"], "due_at": "2026-12-04T17:00:00Z"})))]
 pub struct NewTask {
     /// 1 to 200 characters of one line after trimming: no control characters.
     pub title: String,
@@ -95,6 +96,7 @@ pub struct NewTask {
 /// `description` and `due_at`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"priority": "low", "due_at": null})))]
 pub struct TaskPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -175,8 +177,11 @@ pub struct TaskQuery {
     /// desc (default) or asc.
     pub order: Option<SortOrder>,
     /// 1 to 100, default 50.
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     pub limit: Option<u32>,
     /// How many matching tasks to skip, default 0. Stable: ties are broken by id.
+    // A u32: utoipa would call it int32, which stops at 2^31 - 1.
+    #[cfg_attr(feature = "openapi", param(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: Option<u32>,
 }
 
@@ -187,7 +192,9 @@ pub struct TaskPage {
     /// Every task matching the filters, across all pages.
     pub total: i64,
     pub limit: u32,
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: u32,
     /// The `offset` of the next page, absent on the last one.
+    #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub next_offset: Option<u32>,
 }

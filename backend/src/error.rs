@@ -4,7 +4,7 @@
 use api_types::{ErrorBody, FieldError};
 use axum::{
     Json,
-    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -26,12 +26,16 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("send the body as JSON with Content-Type: application/json")]
+    UnsupportedMediaType,
     #[error("too many attempts: retry in {} s", .0.as_secs())]
     RateLimited(Duration),
     #[error("{0}")]
     ModelUnavailable(String),
     #[error("{0}")]
     ModelFailed(String),
+    #[error("the request took longer than {} s", .0.as_secs())]
+    Timeout(Duration),
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -60,9 +64,11 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::ModelUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
             ApiError::ModelFailed(_) => (StatusCode::BAD_GATEWAY, "model_error"),
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -87,7 +93,7 @@ impl From<crate::domain::FieldErrors> for ApiError {
 }
 
 /// A body that is not the JSON the route expects: 422 naming the field serde stopped at,
-/// 400 for syntax, 413 when too large.
+/// 400 for syntax, 413 when too large, 415 without the JSON content type.
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
@@ -95,13 +101,22 @@ impl From<JsonRejection> for ApiError {
                 let (field, message) = field_of_serde_error(&error.body_text(), "body");
                 ApiError::invalid(&field, message)
             }
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::BadRequest("send the body as JSON with Content-Type: application/json".to_owned())
-            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge(crate::routes::MAX_BODY_BYTES)
             }
             other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// A raw body that could not be read: 413 when too large (axum's own answer is plain text).
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(crate::routes::MAX_BODY_BYTES)
+        } else {
+            ApiError::BadRequest(rejection.body_text())
         }
     }
 }

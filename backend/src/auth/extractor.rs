@@ -5,7 +5,7 @@ use crate::{
     store::users::{self, UserRow},
 };
 use axum::{
-    extract::{FromRef, FromRequestParts, Path},
+    extract::{FromRef, FromRequestParts, Path, path::ErrorKind, rejection::PathRejection},
     http::{header, request::Parts},
 };
 use serde::Deserialize;
@@ -71,6 +71,8 @@ where
     }
 }
 
+const ANOTHER_USER: &str = "this token belongs to another user";
+
 #[derive(Debug, Deserialize)]
 struct UserPath {
     user_id: String,
@@ -90,11 +92,17 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
-        let Path(path) = Path::<UserPath>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound("no such route".to_owned()))?;
+        let Path(path) = Path::<UserPath>::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
+            // A `{user_id}` that is not even UTF-8 is not this token's user either.
+            PathRejection::FailedToDeserializePathParams(error)
+                if matches!(error.kind(), ErrorKind::InvalidUtf8InPathParam { key } if key == "user_id") =>
+            {
+                ApiError::Forbidden(ANOTHER_USER)
+            }
+            _ => ApiError::NotFound("no such route".to_owned()),
+        })?;
         if Uuid::parse_str(&path.user_id).ok() != Some(user.id) {
-            return Err(ApiError::Forbidden("this token belongs to another user"));
+            return Err(ApiError::Forbidden(ANOTHER_USER));
         }
         Ok(OwnedPath(user))
     }

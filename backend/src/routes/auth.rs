@@ -1,7 +1,10 @@
 //! `/api/auth/*`: sign-up, sign-in, the current user, token refresh, sign-out (this session
 //! or every session) and password change.
 
-use super::extract::{Json, Peer};
+use super::{
+    extract::{Json, Peer},
+    responses::{JsonBody, RateLimited, SignedIn, Unavailable},
+};
 use crate::{
     auth::{AuthUser, SESSION_LIFETIME_OVER, token::TokenError},
     domain::{Email, FieldErrors, Password, UserName},
@@ -28,9 +31,8 @@ fn session(state: &AppState, user: users::UserRow) -> Result<AuthResponse, ApiEr
 #[utoipa::path(post, path = "/api/auth/sign-up", tag = "auth", request_body = SignUpRequest,
     responses(
         (status = 201, description = "Account created", body = AuthResponse),
-        (status = 409, description = "The email has an account", body = ErrorBody),
-        (status = 422, description = "Invalid fields", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 409, description = "`conflict`: the email has an account", body = ErrorBody),
+        JsonBody, RateLimited, Unavailable,
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
@@ -59,10 +61,8 @@ pub async fn sign_up(
 #[utoipa::path(post, path = "/api/auth/sign-in", tag = "auth", request_body = SignInRequest,
     responses(
         (status = 200, description = "Signed in", body = AuthResponse),
-        (status = 401, description = "Wrong email or password (never says which)", body = ErrorBody),
-        (status = 422, description = "The email is malformed", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address, or too many failed sign-ins \
-            for this email (the same answer whether or not it has an account)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: wrong email or password (never says which)", body = ErrorBody),
+        JsonBody, RateLimited, Unavailable,
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ pub async fn sign_in(
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The account", body = User), SignedIn, Unavailable))]
 pub async fn me(caller: AuthUser) -> axum::Json<User> {
     axum::Json(caller.account.into())
 }
@@ -97,10 +97,7 @@ pub async fn me(caller: AuthUser) -> axum::Json<User> {
 /// A fresh token for a valid one, in the same session: never past the session's maximum
 /// lifetime from sign-in.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A new token of the same session", body = AuthResponse),
-        (status = 401, description = "The token is invalid, expired or revoked, or the session reached its maximum lifetime", body = ErrorBody),
-    ))]
+    responses((status = 200, description = "A new token of the same session, never past its maximum lifetime", body = AuthResponse), SignedIn, Unavailable))]
 pub async fn refresh(State(state): State<AppState>, caller: AuthUser) -> Result<axum::Json<AuthResponse>, ApiError> {
     let (token, expires_at) =
         state.tokens.renew(&caller.session, &caller.account.email).map_err(|error| match error {
@@ -112,10 +109,7 @@ pub async fn refresh(State(state): State<AppState>, caller: AuthUser) -> Result<
 
 /// Sign out this session: its token (and any refreshed from it) stops working at once.
 #[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth", security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Signed out"),
-        (status = 401, description = "The token is invalid, expired or already revoked", body = ErrorBody),
-    ))]
+    responses((status = 204, description = "Signed out"), SignedIn, Unavailable))]
 pub async fn sign_out(State(state): State<AppState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
     users::revoke_session(&state.pool, caller.id, caller.session.id, caller.session.ends_at).await?;
     tracing::info!(user_id = %caller.id, "signed out");
@@ -124,10 +118,7 @@ pub async fn sign_out(State(state): State<AppState>, caller: AuthUser) -> Result
 
 /// Sign out every session of the account, on every device, this one included.
 #[utoipa::path(post, path = "/api/auth/sign-out-everywhere", tag = "auth", security(("bearer" = [])),
-    responses(
-        (status = 204, description = "Every session of the account has ended"),
-        (status = 401, description = "The token is invalid, expired or already revoked", body = ErrorBody),
-    ))]
+    responses((status = 204, description = "Every session of the account has ended"), SignedIn, Unavailable))]
 pub async fn sign_out_everywhere(State(state): State<AppState>, caller: AuthUser) -> Result<StatusCode, ApiError> {
     users::end_all_sessions(&state.pool, caller.id, None)
         .await?
@@ -142,11 +133,7 @@ pub async fn sign_out_everywhere(State(state): State<AppState>, caller: AuthUser
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "Password changed: a new session; every earlier token is revoked", body = AuthResponse),
-        (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "The token is invalid, expired or revoked", body = ErrorBody),
-        (status = 422, description = "The current password is wrong, or the new one breaks the password rules", body = ErrorBody),
-        (status = 429, description = "Too many attempts from this address, or too many wrong passwords \
-            for this account (sign-in's limits)", body = ErrorBody),
+        SignedIn, JsonBody, RateLimited, Unavailable,
     ))]
 pub async fn change_password(
     State(state): State<AppState>,

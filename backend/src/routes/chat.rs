@@ -1,6 +1,9 @@
 //! `/api/{user_id}/chat` and the conversations it creates; `/api/info`.
 
-use super::extract::{Json, Path};
+use super::{
+    extract::{Json, Path},
+    responses::{ById, JsonBody, OwnUser, RateLimited, Unavailable},
+};
 use crate::{
     agent::Assistant,
     auth::OwnedPath,
@@ -34,13 +37,10 @@ fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
 #[utoipa::path(post, path = "/api/{user_id}/chat", tag = "chat", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = ChatRequest,
     responses(
-        (status = 200, body = ChatResponse),
-        (status = 404, description = "Unknown conversation, or deleted while the assistant was answering", body = ErrorBody),
-        (status = 409, description = "The assistant is still answering another message in this conversation", body = ErrorBody),
-        (status = 422, body = ErrorBody),
-        (status = 429, description = "Too many chat turns this minute; see Retry-After", body = ErrorBody),
-        (status = 502, description = "The model answered with an error; the message is saved", body = ErrorBody),
-        (status = 503, description = "The model is unreachable; the message is saved", body = ErrorBody),
+        (status = 200, description = "The assistant's answer and the tool calls it made", body = ChatResponse),
+        (status = 409, description = "`conflict`: the assistant is still answering another message in this conversation", body = ErrorBody),
+        (status = 502, description = "`model_error`: the model answered with an error; the message is saved", body = ErrorBody),
+        OwnUser, ById, JsonBody, RateLimited, Unavailable,
     ))]
 pub async fn chat(
     State(state): State<AppState>,
@@ -58,8 +58,9 @@ pub async fn chat(
 }
 
 /// The user's conversations, most recent first.
-#[utoipa::path(get, path = "/api/{user_id}/conversations", tag = "chat", security(("bearer" = [])),
-    params(("user_id" = String, Path)), responses((status = 200, body = Vec<ConversationSummary>)))]
+#[utoipa::path(operation_id = "list_conversations", get, path = "/api/{user_id}/conversations", tag = "chat", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, description = "The conversations", body = Vec<ConversationSummary>), OwnUser, Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -69,9 +70,9 @@ pub async fn list(
 }
 
 /// A conversation's messages, oldest first; tool results are attached to the calls.
-#[utoipa::path(get, path = "/api/{user_id}/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_messages", get, path = "/api/{user_id}/conversations/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = Vec<ChatMessage>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The messages", body = Vec<ChatMessage>), OwnUser, ById, Unavailable))]
 pub async fn messages(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -117,9 +118,9 @@ pub async fn messages(
 }
 
 /// Delete a conversation and its messages (the tasks it changed stay as they are).
-#[utoipa::path(delete, path = "/api/{user_id}/conversations/{id}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_conversation", delete, path = "/api/{user_id}/conversations/{id}", tag = "chat", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), OwnUser, ById, Unavailable))]
 pub async fn delete(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -142,7 +143,7 @@ pub fn service_info(assistant: &Assistant) -> ServiceInfo {
 }
 
 /// Which assistant answers the chat, and the version.
-#[utoipa::path(get, path = "/api/info", tag = "health", responses((status = 200, body = ServiceInfo)))]
+#[utoipa::path(get, path = "/api/info", tag = "health", responses((status = 200, description = "The version and the assistant", body = ServiceInfo)))]
 pub async fn info(State(state): State<AppState>) -> axum::Json<ServiceInfo> {
     axum::Json(service_info(&state.assistant))
 }

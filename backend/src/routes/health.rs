@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// The process serves requests. Deliberately checks nothing else: a database outage must
 /// not make Kubernetes restart every backend.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Liveness)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Liveness)))]
 pub async fn liveness() -> Json<Liveness> {
     Json(Liveness { status: CheckStatus::Ok, version: env!("CARGO_PKG_VERSION").to_owned() })
 }
@@ -20,7 +20,7 @@ pub async fn liveness() -> Json<Liveness> {
 /// `/api/readyz` is public through the web proxy, and the same body everywhere keeps one rule.
 /// The details go to the log, at warn, each time a check fails.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, body = Readiness), (status = 503, description = "Not ready: the body names the failing check", body = Readiness)))]
+    responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready: the body names the failing check", body = Readiness)))]
 pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut checks = Vec::with_capacity(3);
     checks.push(if state.lifecycle.is_shutting_down() {

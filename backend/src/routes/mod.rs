@@ -5,17 +5,20 @@ mod chat;
 mod docs;
 pub(crate) mod extract;
 mod health;
+pub mod responses;
 mod tasks;
 
 use crate::{config::Config, error::ApiError, metrics, state::AppState};
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Method, StatusCode, header},
-    middleware,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{get, patch, post},
 };
-use tower_http::{cors::CorsLayer, timeout::TimeoutLayer};
+use std::time::Duration;
+use tower_http::cors::CorsLayer;
 
 pub use docs::ApiDoc;
 
@@ -41,11 +44,11 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/{user_id}/conversations/{id}", axum::routing::delete(chat::delete))
         .route("/api/{user_id}/conversations/{id}/messages", get(chat::messages))
         .route("/api/info", get(chat::info))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
+        .layer(middleware::from_fn_with_state(config.request_timeout, time_limit));
     // A chat turn may call the model several times: it gets its own, longer limit.
     let chat = Router::new()
         .route("/api/{user_id}/chat", post(chat::chat))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.chat_timeout));
+        .layer(middleware::from_fn_with_state(config.chat_timeout, time_limit));
 
     Router::new()
         // Probes at the root for Kubernetes, and under /api for browsers behind the web proxy.
@@ -75,6 +78,15 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")])
         .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// A request still running after `limit` is dropped and answered 503 `timeout` in the one
+/// error shape (tower-http's timeout answers with an empty body, which the document can't promise).
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit).into_response(),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -1,7 +1,10 @@
 //! `/api/{user_id}/tasks`: the task API. Every route takes `OwnedPath`, so a token opens only
 //! its own user's tasks; another user's task id answers 404, as if it did not exist.
 
-use super::extract::{Json, Path, Query};
+use super::{
+    extract::{self, Bytes, Json, Path, Query},
+    responses::{ById, JsonBody, OptionalJsonBody, OwnUser, QueryParams, Unavailable},
+};
 use crate::{
     auth::OwnedPath,
     domain::{TaskChanges, TaskDraft, TaskFilter},
@@ -9,8 +12,8 @@ use crate::{
     state::AppState,
     store::tasks,
 };
-use api_types::{CompleteRequest, ErrorBody, NewTask, Task, TaskPage, TaskPatch, TaskQuery};
-use axum::{body::Bytes, extract::State, http::StatusCode};
+use api_types::{CompleteRequest, NewTask, Task, TaskPage, TaskPatch, TaskQuery};
+use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -21,9 +24,9 @@ pub struct TaskPath {
 }
 
 /// List tasks: filter, search, sort, paginate.
-#[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "list_tasks", get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), TaskQuery),
-    responses((status = 200, body = TaskPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "One page of the matching tasks", body = TaskPage), OwnUser, QueryParams, Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -37,9 +40,9 @@ pub async fn list(
 }
 
 /// Create a task.
-#[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "create_task", post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = NewTask,
-    responses((status = 201, body = Task), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = Task), OwnUser, JsonBody, Unavailable))]
 pub async fn create(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -51,9 +54,9 @@ pub async fn create(
 }
 
 /// One task.
-#[utoipa::path(get, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_task", get, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, body = Task), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The task", body = Task), OwnUser, ById, Unavailable))]
 pub async fn get(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -64,9 +67,9 @@ pub async fn get(
 }
 
 /// Replace every field of a task.
-#[utoipa::path(put, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "replace_task", put, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = i64, Path)), request_body = NewTask,
-    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "The task as stored now", body = Task), OwnUser, ById, JsonBody, Unavailable))]
 pub async fn replace(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -79,9 +82,9 @@ pub async fn replace(
 }
 
 /// Change some fields of a task.
-#[utoipa::path(patch, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "update_task", patch, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = i64, Path)), request_body = TaskPatch,
-    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "The task as stored now", body = Task), OwnUser, ById, JsonBody, Unavailable))]
 pub async fn update(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -95,9 +98,9 @@ pub async fn update(
 }
 
 /// Delete a task.
-#[utoipa::path(delete, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "delete_task", delete, path = "/api/{user_id}/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = i64, Path)),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), OwnUser, ById, Unavailable))]
 pub async fn delete(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
@@ -108,21 +111,20 @@ pub async fn delete(
 }
 
 /// Toggle completion, or set it with `{"completed": true|false}`.
-#[utoipa::path(patch, path = "/api/{user_id}/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
+#[utoipa::path(operation_id = "complete_task", patch, path = "/api/{user_id}/tasks/{id}/complete", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("id" = i64, Path)), request_body(content = Option<CompleteRequest>, description = "Optional: without a body the task is toggled"),
-    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "The task as stored now", body = Task), OwnUser, ById, OptionalJsonBody, Unavailable))]
 pub async fn complete(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
     Path(path): Path<TaskPath>,
-    body: Bytes,
+    Bytes(body): Bytes,
 ) -> Result<axum::Json<Task>, ApiError> {
-    let completed = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body and `null` (the document's optional body) both toggle.
+    let completed = if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
         None
     } else {
-        serde_json::from_slice::<CompleteRequest>(&body)
-            .map_err(|error| ApiError::invalid("completed", error.to_string()))?
-            .completed
+        extract::object::<CompleteRequest>(&body)?.completed
     };
     let task = tasks::set_completed(&state.pool, user.id, path.id, completed)
         .await?

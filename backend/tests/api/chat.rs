@@ -564,7 +564,10 @@ async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
     fake.then_text("Hello!");
     let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
     fake.then(Reply::Hang(Duration::from_secs(120)));
-    assert_eq!(chat(&app, &user, Some(&conversation), "this one hangs").await.status(), 503);
+    let cut_off = chat(&app, &user, Some(&conversation), "this one hangs").await;
+    assert_eq!(cut_off.status(), 503);
+    let body: ErrorBody = cut_off.json().await.expect("the timeout answers in the one error shape");
+    assert_eq!(body.error, "timeout");
 
     // The cancelled turn gives its lease back itself (an expired lease would keep its turn_id).
     let id: uuid::Uuid = conversation.parse().unwrap();

@@ -211,3 +211,46 @@ async fn the_chat_tools_refuse_what_the_rest_api_refuses() {
     let kept: Task = app.call(Method::GET, &format!("/api/{}/tasks/{}", user.id, task.id), &user, None).await;
     assert_eq!(kept, task);
 }
+
+/// serde reads a struct from an array too, field by field in declaration order: schemathesis
+/// sent `PATCH [null, null]`, which cleared the task's description. Every body is an object.
+#[tokio::test]
+async fn an_array_body_is_a_422_and_changes_nothing() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    let task = app.create_task(&user, json!({"title": "keep", "description": "important notes"})).await;
+    let one = format!("/tasks/{}", task.id);
+    let complete = format!("{one}/complete");
+    let cases = [
+        (Method::PATCH, one.as_str(), json!([null, null])),
+        (Method::PUT, one.as_str(), json!(["renamed"])),
+        (Method::POST, "/tasks", json!(["new"])),
+        (Method::PATCH, complete.as_str(), json!([true])),
+    ];
+    for (method, path, body) in cases {
+        let response = send(&app, &user, method.clone(), path, Some(body.clone())).await;
+        assert_names(response, 422, "body", &format!("{method} {path} {body}")).await;
+    }
+    let response = app.post_json("/api/auth/sign-in", &json!(["a@example.com", "password"])).await;
+    assert_names(response, 422, "body", "sign-in").await;
+    let kept: Task = app.call(Method::GET, &format!("/api/{}{one}", user.id), &user, None).await;
+    assert_eq!(kept, task, "nothing was changed by the rejected writes");
+    // `null`, which the document allows as complete's optional body, toggles like no body.
+    let toggled = send(&app, &user, Method::PATCH, &complete, Some(Value::Null)).await;
+    assert_eq!(toggled.status(), 200);
+    assert!(toggled.json::<Task>().await.unwrap().completed);
+}
+
+/// Path segments that are not UTF-8 once decoded: a `{user_id}` like that is nobody's (403, as
+/// the document says of another user's id), a task id like that is no task (404).
+#[tokio::test]
+async fn path_parameters_that_are_not_utf8_are_403_or_404() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    for path in ["/api/%FF/tasks", "/api/%FF/conversations", "/api/%C3%28/tasks/1"] {
+        let response = app.authed(Method::GET, path, &user).send().await.unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let response = app.authed(Method::GET, &format!("/api/{}/tasks/%FF", user.id), &user).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}

@@ -111,9 +111,18 @@ async fn validation_edges_name_each_bad_field() {
     assert_eq!(names, ["title", "description"]);
 
     let not_json = app.authed(Method::POST, &tasks, &user).body("title=x").send().await.unwrap();
-    assert_eq!(not_json.status(), 400);
+    assert_eq!(not_json.status(), 415);
     let body: ErrorBody = not_json.json().await.unwrap();
-    assert_eq!(body.error, "bad_request");
+    assert_eq!(body.error, "unsupported_media_type");
+    let malformed = app
+        .authed(Method::POST, &tasks, &user)
+        .header("content-type", "application/json")
+        .body("{\"title\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(malformed.json::<ErrorBody>().await.unwrap().error, "bad_request");
     let bad_id = app.authed(Method::GET, &format!("{tasks}/not-a-number"), &user).send().await.unwrap();
     assert_eq!(bad_id.status(), 404);
 }
