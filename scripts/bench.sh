@@ -2,7 +2,7 @@
 # `just bench [section...]`: image sizes, build times (cold, cached, one file changed), time from
 # container start to ready, and HTTP load on the backend, measured on this machine. Prints a
 # Markdown report; the figures in docs/benchmarks.md come from it. No thresholds: numbers are
-# for people to compare. Sections: sizes builds start load rss serialize (default: all).
+# for people to compare. Sections: sizes builds start load rss serialize pages (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BACKEND_IMAGE:?set by the justfile}" "${WEB_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${IMAGE_PREFIX:?}"
@@ -14,11 +14,11 @@ RSS_STEPS=${RSS_STEPS:-10}
 RSS_STEP_SECONDS=${RSS_STEP_SECONDS:-20}
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load rss serialize)
+[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load rss serialize pages)
 for section in "${sections[@]}"; do
   case "$section" in
-    sizes|builds|start|load|rss|serialize) ;;
-    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load rss serialize)" >&2; exit 2 ;;
+    sizes|builds|start|load|rss|serialize|pages) ;;
+    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load rss serialize pages)" >&2; exit 2 ;;
   esac
 done
 
@@ -29,7 +29,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : 
 network="bench-$$"
 copy=""
 cleanup() {
-  docker rm -f bench-db bench-backend bench-web bench-load bench-rss >/dev/null 2>&1 || true
+  docker rm -f bench-db bench-backend bench-web bench-load bench-rss bench-pages >/dev/null 2>&1 || true
   docker network rm "$network" >/dev/null 2>&1 || true
   if [ -n "$copy" ]; then rm -rf "$copy"; fi
 }
@@ -262,6 +262,26 @@ serialize() {
   echo
   cargo bench --locked --quiet -p api-types --bench task_page 2>/dev/null
   echo
+}
+
+pages() {
+  echo "### The web server's pages and files, one keep-alive connection (wrk -t1 -c1 -d${LOAD_SECONDS}s)"
+  echo
+  echo "Small answers used to wait for a delayed ACK between head and body (Nagle's algorithm):"
+  echo "this is where that shows. No backend: these are the web image's own files."
+  echo
+  docker run -d --name bench-pages --user 1001:1001 --read-only --publish 127.0.0.1::3000 \
+    --env BACKEND_URL=http://127.0.0.1:9 "$WEB_IMAGE" >/dev/null
+  local base="http://127.0.0.1:$(docker port bench-pages 3000/tcp | head -n1 | sed 's/.*://')" path out
+  for _ in $(seq 1 50); do curl -fsS -o /dev/null "$base/healthz" 2>/dev/null && break; sleep 0.2; done
+  echo "| path | bytes | requests/s | mean latency |"
+  echo "|---|---:|---:|---:|"
+  for path in / /signin /start.js /style.css /pkg/web.js; do
+    out=$(wrk -t1 -c1 -d"${LOAD_SECONDS}s" --latency "$base$path")
+    echo "| \`$path\` | $(curl -fsS "$base$path" | wc -c) | $(echo "$out" | awk '/Requests\/sec/ { printf "%.0f", $2 }') | $(echo "$out" | awk '/^    Latency/ { print $2 }') |"
+  done
+  echo
+  docker rm -f bench-pages >/dev/null
 }
 
 echo "## Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), docker $(docker version -f '{{.Server.Version}}')"
