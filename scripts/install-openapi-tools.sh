@@ -15,7 +15,10 @@ venv="$root/.tools/openapi"
 say() { echo "install-openapi-tools: $*" >&2; }
 
 installed() {
-  [ -x "$venv/bin/python" ] && [ -x "$venv/bin/schemathesis" ] && [ -x "$venv/bin/openapi-spec-validator" ] \
+  # The entry points are run, not just found: a venv moved to another path keeps scripts whose
+  # interpreter line names the old one.
+  [ -x "$venv/bin/python" ] && "$venv/bin/schemathesis" --version >/dev/null 2>&1 \
+    && "$venv/bin/openapi-spec-validator" --help >/dev/null 2>&1 \
     && "$venv/bin/python" - <<PY 2>/dev/null
 import importlib.metadata as m
 assert m.version("openapi-spec-validator") == "$OPENAPI_SPEC_VALIDATOR_VERSION"
@@ -28,6 +31,8 @@ if installed; then
   exit 0
 fi
 
+# A venv whose scripts name another path is rebuilt from scratch.
+if [ -d "$venv" ] && ! "$venv/bin/pip" --version >/dev/null 2>&1; then rm -rf "$venv"; fi
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 say "installing openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION and schemathesis $SCHEMATHESIS_VERSION"
 "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
