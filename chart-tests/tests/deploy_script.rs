@@ -354,7 +354,7 @@ fn the_model_settings_from_env_reach_the_chart_and_are_never_printed() {
         let rendered = sandbox.rendered();
         let secret = rendered.secret_data(SECRET);
         assert_eq!(secret.get("OPENAI_API_KEY").map(String::as_str), Some(OPENAI_KEY_MARKER), "{attempt}");
-        let config = rendered.config_map("todo-chatbot-backend");
+        let config = rendered.config_env(rendered.container("Deployment", "todo-chatbot-backend"));
         assert_eq!(config["OPENAI_MODEL"], "model-marker", "{attempt}");
         assert_eq!(config["OPENAI_BASE_URL"], "https://model.example.com/v1", "{attempt}");
         assert!(!outcome.output.contains(OPENAI_KEY_MARKER), "{attempt}: the key was printed");
