@@ -387,30 +387,39 @@ async fn assert_each_result_follows_its_call(app: &TestApp, conversation: &str) 
     stored
 }
 
+/// A conversation with one finished turn, and a second turn on it that holds the conversation:
+/// its first model call hangs until the client's 1 s time-out, and its retry asks for `call`.
+/// Returns once that turn's first model request has arrived (so it holds the lease).
+async fn a_turn_in_progress(
+    fake: &FakeModel,
+    app: &TestApp,
+    user: &TestUser,
+    call: (&str, &str, Value),
+) -> (String, tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>) {
+    fake.then_text("Hello!");
+    let conversation = chat_ok(app, user, None, "hi").await.conversation_id;
+    fake.then(Reply::Hang(Duration::from_secs(120))).then_tools(&[call]).then_text("Done.");
+    let turn = app
+        .authed(Method::POST, &format!("/api/{}/chat", user.id), user)
+        .json(&json!({"conversation_id": conversation, "message": "the held turn"}))
+        .send();
+    let turn = tokio::spawn(turn);
+    let mut polls = 0;
+    while fake.requests().len() < 2 {
+        polls += 1;
+        assert!(polls < 10_000, "the turn never reached the model");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (conversation, turn)
+}
+
 #[tokio::test]
 async fn a_second_turn_on_a_busy_conversation_is_refused_so_results_stay_with_their_calls() {
     let fake = FakeModel::start().await;
     let Some(app) = spawn_with_model(&fake, 5).await else { return };
     let user = app.sign_up().await;
-    fake.then_text("Hello!");
-    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
-
-    // Turn A's first model call hangs until the client's 1 s time-out; its retry asks for a tool.
-    fake.then(Reply::Hang(Duration::from_secs(120)))
-        .then_tools(&[("call_a", "add_task", json!({"title": "From turn A"}))])
-        .then_text("Added A.");
-    let turn_a = app
-        .authed(Method::POST, &format!("/api/{}/chat", user.id), &user)
-        .json(&json!({"conversation_id": conversation, "message": "add from turn A"}))
-        .send();
-    let turn_a = tokio::spawn(turn_a);
-    // Turn A holds the conversation once its first model request has arrived.
-    let mut polls = 0;
-    while fake.requests().len() < 2 {
-        polls += 1;
-        assert!(polls < 10_000, "turn A never reached the model");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let (conversation, turn_a) =
+        a_turn_in_progress(&fake, &app, &user, ("call_a", "add_task", json!({"title": "From turn A"}))).await;
     let turn_b = chat(&app, &user, Some(&conversation), "add from turn B").await;
     assert_eq!(turn_b.status(), 409);
     let body: ErrorBody = turn_b.json().await.unwrap();
@@ -436,25 +445,11 @@ async fn deleting_a_conversation_while_the_assistant_answers_ends_that_turn_with
     let fake = FakeModel::start().await;
     let Some(app) = spawn_with_model(&fake, 5).await else { return };
     let user = app.sign_up().await;
-    fake.then_text("Hello!");
-    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
-
-    // The turn's first model call hangs until the client's 1 s time-out; the conversation is
-    // deleted meanwhile, so the tool call its retry asks for can't be stored, and isn't run.
-    fake.then(Reply::Hang(Duration::from_secs(120)))
-        .then_tools(&[("call_gone", "add_task", json!({"title": "Added while deleting"}))])
-        .then_text("Added.");
-    let turn = app
-        .authed(Method::POST, &format!("/api/{}/chat", user.id), &user)
-        .json(&json!({"conversation_id": conversation, "message": "add a task"}))
-        .send();
-    let turn = tokio::spawn(turn);
-    let mut polls = 0;
-    while fake.requests().len() < 2 {
-        polls += 1;
-        assert!(polls < 10_000, "the turn never reached the model");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // The conversation is deleted while the turn waits for the model, so the tool call the
+    // model then asks for can't be stored, and isn't run.
+    let (conversation, turn) =
+        a_turn_in_progress(&fake, &app, &user, ("call_gone", "add_task", json!({"title": "Added while deleting"})))
+            .await;
     let deleted = app
         .authed(Method::DELETE, &format!("/api/{}/conversations/{conversation}", user.id), &user)
         .send()
