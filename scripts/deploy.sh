@@ -43,6 +43,21 @@ detect_cluster() {
   esac
 }
 
+# Before installing: undeploy and status still work on an old cluster.
+require_supported_cluster() {
+  # helm's own refusal (chart requires kubeVersion >=1.30.0-0) names no way out; this does, and
+  # comes before minutes of tests and image loads. An unreachable server is left to kubectl and
+  # helm, whose errors say so.
+  local minor
+  minor=$(kubectl version -o json 2>/dev/null | sed -n '/"serverVersion"/,/}/s/^ *"minor": *"\([0-9]*\).*/\1/p')
+  if [ -n "$minor" ] && [ "$minor" -lt 30 ]; then
+    local how="upgrade the cluster"
+    [ "$cluster" != minikube ] || how="minikube delete && minikube start --kubernetes-version=v1.30.0 (or newer)"
+    [ "$cluster" != kind ] || how="kind delete cluster --name $cluster_name && kind create cluster --name $cluster_name --image kindest/node:v1.30.0 (or newer)"
+    die "the chart needs Kubernetes 1.30 or newer; $cluster_name runs 1.$minor: $how"
+  fi
+}
+
 # --- the images ---------------------------------------------------------------------------------
 # A `-dirty` tag names whatever the last build of an uncommitted tree was, so a rebuilt image
 # keeps its tag, the pod template does not change and IfNotPresent keeps the old image running.
@@ -218,6 +233,7 @@ deploy() {
   [ -f "$values" ] || die "no values file $values (dev, staging or prod)"
   need helm "$chart_tools_hint"
   detect_cluster
+  require_supported_cluster
   # Checked before minutes of tests and image loading: a Secret the values expect.
   local existing postgres=0
   existing=$(sed -n 's/^  existingSecret: *//p' "$values")
@@ -247,6 +263,7 @@ deploy() {
 
 deploy_kubectl() {
   detect_cluster
+  require_supported_cluster
   [ "$cluster" != other ] || die "deploy-kubectl supports minikube and kind; use just deploy with DEPLOY_REGISTRY"
   resolve_images
   test_images

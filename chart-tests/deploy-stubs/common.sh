@@ -6,6 +6,7 @@
 #   STUB_CONTEXT       kube context kubectl reports (unset: no current context)
 #   STUB_FAIL          a word: a load or push of an image reference containing it fails
 #   STUB_DOCKER_DOWN   non-empty: `docker info` fails
+#   STUB_SERVER_MINOR  the cluster's Kubernetes minor version (default 34)
 #   REAL_HELM, REAL_KUBECTL   the real binaries: helm renders, kubectl runs kustomize
 set -u
 tool=${0##*/}

@@ -251,6 +251,32 @@ fn a_failed_image_load_stops_the_deploy_at_once_with_its_error() {
 }
 
 #[test]
+fn a_cluster_older_than_the_chart_is_turned_away_with_the_way_out_before_any_work() {
+    let Some((helm, kubectl)) = setup() else { return };
+    for (context, hint) in [
+        ("minikube", "minikube start --kubernetes-version=v1.30.0"),
+        ("kind-todo", "kind create cluster --name todo --image kindest/node:v1.30.0"),
+        ("some-cluster", "upgrade the cluster"),
+    ] {
+        let mut sandbox = Sandbox::new(&helm, &kubectl);
+        sandbox.set("STUB_CONTEXT", context).set("STUB_SERVER_MINOR", "28");
+        let outcome = sandbox.run(&["deploy", "dev"]);
+        assert!(!outcome.success, "{context}: a 1.28 cluster must be refused");
+        assert!(outcome.output.contains("needs Kubernetes 1.30 or newer"), "{context}: {}", outcome.output);
+        assert!(outcome.output.contains("runs 1.28"), "{context}: {}", outcome.output);
+        assert!(outcome.output.contains(hint), "{context}: {}", outcome.output);
+        assert!(outcome.helm_upgrade().is_none(), "{context}: no helm upgrade");
+        let loads = ["minikube", "kind"].iter().map(|tool| outcome.calls_of(tool).len()).sum::<usize>();
+        assert_eq!(loads, 0, "{context}: no image loaded: {:?}", outcome.calls);
+    }
+    // 1.30 itself is enough.
+    let mut sandbox = Sandbox::new(&helm, &kubectl);
+    sandbox.set("STUB_SERVER_MINOR", "30");
+    let outcome = sandbox.run(&["deploy", "dev"]);
+    assert!(outcome.success, "{}", outcome.output);
+}
+
+#[test]
 fn a_rebuilt_dirty_image_rolls_out_under_a_tag_of_its_content() {
     let Some((helm, kubectl)) = setup() else { return };
     let dirty = "todo-chatbot/backend:0123456789ab-dirty";
