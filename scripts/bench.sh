@@ -45,6 +45,21 @@ sizes() {
     echo "| \`$ref\` | $(docker image inspect -f '{{.Size}}' "$ref" | awk '{ printf "%.2f MB", $1 / 1e6 }') |"
   done
   echo
+  # What a visitor downloads: the app as shipped (after wasm-opt) and the precompressed copies
+  # the web server picks by Accept-Encoding.
+  local id dir file
+  id=$(docker create "$WEB_IMAGE")
+  dir=$(mktemp -d)
+  docker export "$id" | tar -x -C "$dir" srv/web
+  docker rm "$id" >/dev/null
+  echo "| file in \`$WEB_IMAGE\` | raw | gzip | brotli |"
+  echo "|---|---:|---:|---:|"
+  for file in pkg/web_bg.wasm pkg/web.js style.css index.html; do
+    [ -f "$dir/srv/web/$file" ] || continue
+    echo "| \`$file\` | $(wc -c <"$dir/srv/web/$file") B | $(wc -c <"$dir/srv/web/$file.gz") B | $(wc -c <"$dir/srv/web/$file.br") B |"
+  done
+  rm -rf "$dir"
+  echo
 }
 
 builds() {
