@@ -185,6 +185,7 @@ async fn backend_image_serves_the_interactive_docs_and_their_assets() -> anyhow:
     let assets: Vec<&str> = html
         .split(['"', '\''])
         .filter(|part| part.ends_with(".js") || part.ends_with(".css"))
+        .map(|part| part.trim_start_matches("./"))
         .collect();
     assert!(assets.contains(&"swagger-ui-bundle.js") && assets.contains(&"swagger-ui.css"), "{html}");
     for asset in &assets {
