@@ -99,7 +99,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(move || std::future::ready(Json(document.clone()))))
         // `docs/`, relative: from `/docs` and from a prefixed `/api/docs` alike.
-        .route("/docs", get(|| async { Redirect::permanent("docs/") }))
+        .route("/docs", get(|| async { Redirect::to("docs/") }))
         .route("/docs/", get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/docs/index.html", get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/docs/swagger-initializer.js", get(|| async { page("text/javascript; charset=utf-8", INITIALIZER_JS) }))
