@@ -1,6 +1,6 @@
 # The build environment of every todo-chatbot image: Debian, the Rust toolchain exactly as
 # rust-toolchain.toml pins it (version, components, musl and wasm32 targets), cargo-chef and
-# wasm-bindgen. Built once per change of this file or rust-toolchain.toml (`just images`).
+# wasm-bindgen, and wasm-opt. Built once per change of this file or rust-toolchain.toml (`just images`).
 
 ARG DEBIAN_IMAGE=debian:12.11-slim
 
@@ -60,7 +60,33 @@ ARG WASM_BINDGEN_VERSION=0.2.130
 RUN --mount=type=secret,id=cacert \
     SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" cargo install wasm-bindgen-cli --version "=${WASM_BINDGEN_VERSION}" --root /opt/tool
 
-# toolchain: the Rust image plus the two tools' binaries, without their build caches.
+# binaryen: wasm-opt from npm's `binaryen` (Binaryen compiled to JavaScript and wasm, run by Node).
+# Debian's binaryen (108) and the wasm-opt crate reject the wasm that current Rust emits. npm only
+# fetches the tarball; its hash is checked like rustup-init's, and only wasm-opt is kept.
+FROM rust AS binaryen
+ARG BINARYEN_VERSION=132.0.0
+ARG BINARYEN_SHA256=6543555fb29bb92548f325c7dc18e9ab7dbb1215edda25993d1e3f71d85b8618
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm \
+ && rm -rf /var/lib/apt/lists/*
+RUN --mount=type=secret,id=cacert \
+    set -eu; \
+    cd /tmp; \
+    npm_config_cafile="$BUILD_HOST_CA" npm pack --silent "binaryen@${BINARYEN_VERSION}"; \
+    echo "${BINARYEN_SHA256}  binaryen-${BINARYEN_VERSION}.tgz" | sha256sum -c -; \
+    mkdir -p /opt/binaryen; \
+    tar -xzf "binaryen-${BINARYEN_VERSION}.tgz" -C /opt/binaryen --strip-components=1 \
+      package/LICENSE package/bin/package.json package/bin/wasm-opt; \
+    rm "binaryen-${BINARYEN_VERSION}.tgz"
+
+# toolchain: the Rust image plus the tools' binaries, without their build caches, and Node to run
+# wasm-opt (installed last, so the layers above stay cached).
 FROM rust AS toolchain
 COPY --from=cargo-chef /opt/tool/bin/ /usr/local/bin/
 COPY --from=wasm-bindgen /opt/tool/bin/ /usr/local/bin/
+COPY --from=binaryen /opt/binaryen/ /usr/local/lib/binaryen/
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs \
+ && rm -rf /var/lib/apt/lists/* \
+ && ln -s /usr/local/lib/binaryen/bin/wasm-opt /usr/local/bin/wasm-opt \
+ && wasm-opt --version

@@ -26,9 +26,13 @@ RUN --mount=type=secret,id=cacert \
  && SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
     cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p web --recipe-path recipe.json
 
-# build: compiles our crates with the same flags as cook, binds the wasm, compresses the
-# assets once, and lays out the runtime root.
+# build: compiles our crates with the same flags as cook, binds the wasm, shrinks it with
+# wasm-opt, compresses the assets once, and lays out the runtime root.
 FROM cook AS build
+# The WebAssembly features rustc enables by default for wasm32-unknown-unknown
+# (`rustc --print cfg --target wasm32-unknown-unknown`): wasm-opt rejects a module that uses
+# one it was not told about. Binaryen spells nontrapping-fptoint as nontrapping-float-to-int.
+ARG WASM_FEATURES="--enable-bulk-memory --enable-multivalue --enable-mutable-globals --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext"
 # Every file of the runtime root gets the commit's time, so two builds of one commit give the
 # same layer (Docker's own builder ignores rewrite-timestamp) and Last-Modified, which the
 # server sends for the app's files, still moves forward with each release.
@@ -40,6 +44,8 @@ RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown 
  && mkdir -p /rootfs/usr/local/bin /rootfs/srv/web/pkg /rootfs/etc \
  && wasm-bindgen --target web --no-typescript --out-dir /rootfs/srv/web/pkg \
       target/wasm32-unknown-unknown/wasm-release/web.wasm \
+ && wasm-opt -Oz $WASM_FEATURES --strip-debug --strip-producers \
+      /rootfs/srv/web/pkg/web_bg.wasm -o /rootfs/srv/web/pkg/web_bg.wasm \
  && cp web/assets/* /rootfs/srv/web/ \
  && find /rootfs/srv/web -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \) \
       -exec brotli --best --keep {} \; -exec gzip --best --keep --no-name {} \; \

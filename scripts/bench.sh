@@ -2,7 +2,7 @@
 # `just bench [section...]`: image sizes, build times (cold, cached, one file changed), time from
 # container start to ready, and HTTP load on the backend, measured on this machine. Prints a
 # Markdown report; the figures in docs/benchmarks.md come from it. No thresholds: numbers are
-# for people to compare. Sections: sizes builds start load rss serialize pages (default: all).
+# for people to compare. Sections: sizes builds start load idle rss serialize pages (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BACKEND_IMAGE:?set by the justfile}" "${WEB_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${IMAGE_PREFIX:?}"
@@ -12,13 +12,14 @@ LOAD_SECONDS=${LOAD_SECONDS:-10}
 LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-1 10 50}
 RSS_STEPS=${RSS_STEPS:-10}
 RSS_STEP_SECONDS=${RSS_STEP_SECONDS:-20}
+IDLE_SECONDS=${IDLE_SECONDS:-30}
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load rss serialize pages)
+[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load idle rss serialize pages)
 for section in "${sections[@]}"; do
   case "$section" in
-    sizes|builds|start|load|rss|serialize|pages) ;;
-    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load rss serialize pages)" >&2; exit 2 ;;
+    sizes|builds|start|load|idle|rss|serialize|pages) ;;
+    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load idle rss serialize pages)" >&2; exit 2 ;;
   esac
 done
 
@@ -29,7 +30,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : 
 network="bench-$$"
 copy=""
 cleanup() {
-  docker rm -f bench-db bench-backend bench-web bench-load bench-rss bench-pages >/dev/null 2>&1 || true
+  docker rm -f bench-db bench-backend bench-web bench-load bench-rss bench-idle bench-pages >/dev/null 2>&1 || true
   docker network rm "$network" >/dev/null 2>&1 || true
   if [ -n "$copy" ]; then rm -rf "$copy"; fi
 }
@@ -44,6 +45,21 @@ sizes() {
   for ref in "$BACKEND_IMAGE" "$WEB_IMAGE" "$POSTGRES_IMAGE"; do
     echo "| \`$ref\` | $(docker image inspect -f '{{.Size}}' "$ref" | awk '{ printf "%.2f MB", $1 / 1e6 }') |"
   done
+  echo
+  # What a visitor downloads: the app as shipped (after wasm-opt) and the precompressed copies
+  # the web server picks by Accept-Encoding.
+  local id dir file
+  id=$(docker create "$WEB_IMAGE")
+  dir=$(mktemp -d)
+  docker export "$id" | tar -x -C "$dir" srv/web
+  docker rm "$id" >/dev/null
+  echo "| file in \`$WEB_IMAGE\` | raw | gzip | brotli |"
+  echo "|---|---:|---:|---:|"
+  for file in pkg/web_bg.wasm pkg/web.js style.css index.html; do
+    [ -f "$dir/srv/web/$file" ] || continue
+    echo "| \`$file\` | $(wc -c <"$dir/srv/web/$file") B | $(wc -c <"$dir/srv/web/$file.gz") B | $(wc -c <"$dir/srv/web/$file.br") B |"
+  done
+  rm -rf "$dir"
   echo
 }
 
@@ -219,6 +235,22 @@ LUA
 rss_mib() {
   local pid; pid=$(docker inspect -f '{{.State.Pid}}' "$1")
   awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo "n/a"
+}
+
+idle() {
+  echo "### Backend memory at idle (schema applied at start, no requests but the readiness probe)"
+  echo
+  database
+  fresh_db
+  local base
+  serve_backend bench-idle
+  echo "| when | VmRSS | VmHWM (peak) |"
+  echo "|---|---:|---:|"
+  echo "| ready | $(rss_mib bench-idle) MiB | $(peak_rss_mib bench-idle) MiB |"
+  sleep "$IDLE_SECONDS"
+  echo "| $IDLE_SECONDS s later | $(rss_mib bench-idle) MiB | $(peak_rss_mib bench-idle) MiB |"
+  echo
+  docker rm -f bench-idle >/dev/null
 }
 
 rss() {

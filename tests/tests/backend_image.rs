@@ -161,3 +161,58 @@ async fn backend_image_is_small_static_and_shell_free() -> anyhow::Result<()> {
     assert!(!files.iter().any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")), "{files:?}");
     Ok(())
 }
+
+/// `/docs` from the release image: the page, every script and stylesheet it names (gzip to a
+/// client that takes it, plain to one that does not), and the document it points at.
+#[tokio::test]
+async fn backend_image_serves_the_interactive_docs_and_their_assets() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let network = unique("net");
+    // No database: the docs need none.
+    let backend = backend(&images, &network, &unique("backend"), &database_url(&unique("db"))).start().await?;
+    let url = base_url(&backend, 8000).await?;
+    wait_for_status(&format!("{url}/healthz"), 200, Duration::from_secs(5)).await?;
+    let client = reqwest::Client::new();
+
+    // `/docs` sends the browser to `/docs/`, which holds the page.
+    let page = client.get(format!("{url}/docs")).send().await?;
+    assert_eq!(page.url().path(), "/docs/");
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str()?.starts_with("text/html"));
+    let html = page.text().await?;
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|part| part.ends_with(".js") || part.ends_with(".css"))
+        .map(|part| part.trim_start_matches("./"))
+        .collect();
+    assert!(assets.contains(&"swagger-ui-bundle.js") && assets.contains(&"swagger-ui.css"), "{html}");
+    for asset in &assets {
+        let address = format!("{url}/docs/{asset}");
+        let kind = if asset.ends_with(".css") { "text/css" } else { "text/javascript" };
+        let plain = client.get(&address).send().await?;
+        assert_eq!(plain.status(), 200, "{asset}");
+        assert!(plain.headers()["content-type"].to_str()?.starts_with(kind), "{asset}: {:?}", plain.headers());
+        assert!(plain.headers().get("content-encoding").is_none(), "{asset}: no gzip unless asked");
+        let plain = plain.bytes().await?;
+        assert!(!plain.is_empty() && std::str::from_utf8(&plain).is_ok(), "{asset}: text");
+        // Swagger UI's own files are stored compressed; the small start script is not.
+        if asset.starts_with("swagger-ui") {
+            let gzipped = client.get(&address).header("accept-encoding", "gzip, br").send().await?;
+            assert_eq!(gzipped.status(), 200, "{asset}");
+            assert_eq!(gzipped.headers()["content-encoding"], "gzip", "{asset}");
+            let body = gzipped.bytes().await?;
+            assert_eq!(&body[..2], b"\x1f\x8b", "{asset}: a gzip stream");
+            assert!(body.len() < plain.len(), "{asset}: compressed");
+        }
+    }
+    let bundle = client.get(format!("{url}/docs/swagger-ui-bundle.js")).send().await?.text().await?;
+    assert!(bundle.contains("SwaggerUIBundle"), "the real Swagger UI bundle");
+    let start = client.get(format!("{url}/docs/swagger-initializer.js")).send().await?.text().await?;
+    assert!(start.contains("openapi.json"), "{start}");
+
+    let document: serde_json::Value = client.get(format!("{url}/openapi.json")).send().await?.json().await?;
+    assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{document}");
+    Ok(())
+}

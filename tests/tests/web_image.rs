@@ -174,3 +174,61 @@ async fn web_image_is_small_runs_as_1001_and_has_no_shell() -> anyhow::Result<()
     assert!(!files.iter().any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")), "{files:?}");
     Ok(())
 }
+
+/// The shipped app went through wasm-opt after wasm-bindgen: wasm-bindgen leaves the `name` and
+/// `producers` sections, which our wasm-opt step drops; the precompressed copies are of the
+/// optimised module.
+#[test]
+fn web_image_ships_the_wasm_opt_output() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let wasm = image_file(&images.web, "srv/web/pkg/web_bg.wasm")?;
+    assert_eq!(&wasm[..8], b"\0asm\x01\0\0\0", "a WebAssembly module");
+    let custom = custom_sections(&wasm)?;
+    assert!(!custom.iter().any(|name| name == "name" || name == "producers"), "custom sections: {custom:?}");
+
+    let gzip = image_file(&images.web, "srv/web/pkg/web_bg.wasm.gz")?;
+    let mut gunzip = std::process::Command::new("gzip")
+        .args(["-dc"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut input = gunzip.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut input, &gzip));
+    let output = gunzip.wait_with_output()?;
+    writer.join().expect("the writer thread")?;
+    assert!(output.status.success());
+    assert!(output.stdout == wasm, "web_bg.wasm.gz holds the shipped web_bg.wasm");
+    Ok(())
+}
+
+/// The names of a module's custom sections (id 0), in order.
+fn custom_sections(wasm: &[u8]) -> anyhow::Result<Vec<String>> {
+    fn leb128(bytes: &[u8], at: &mut usize) -> anyhow::Result<usize> {
+        let (mut value, mut shift) = (0_usize, 0);
+        loop {
+            let byte = *bytes.get(*at).ok_or_else(|| anyhow::anyhow!("truncated LEB128 at {at}"))?;
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+        }
+    }
+    let (mut at, mut names) = (8, Vec::new());
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let size = leb128(wasm, &mut at)?;
+        let end = at + size;
+        if id == 0 {
+            let mut name_at = at;
+            let length = leb128(wasm, &mut name_at)?;
+            names.push(String::from_utf8_lossy(&wasm[name_at..name_at + length]).into_owned());
+        }
+        at = end;
+    }
+    Ok(names)
+}
