@@ -193,23 +193,23 @@ pub struct TaskQuery {
 }
 
 /// `total` counts matching tasks exactly up to this many; past it, `total_exact` is false.
-pub const TASK_TOTAL_CAP: i64 = 1000;
+pub const TASK_TOTAL_CAP: i64 = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskPage {
     pub items: Vec<Task>,
     /// How many tasks match the filters, across all pages: exact when `total_exact`, else a
-    /// lower bound. Counting stops after 1000 matches, so that a page costs the same for a user
-    /// with a million tasks; past that, `total` is at least 1000 and at least as many as this
-    /// page reaches.
+    /// lower bound. Counting stops after 200 matches, so that a page costs the same for a user
+    /// with a million tasks; past that, `total` is 200, or as far as an `offset` page is known
+    /// to reach when that is more.
     pub total: i64,
     /// Whether `total` is the exact count (false: "at least `total`").
     pub total_exact: bool,
     pub limit: u32,
     #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: u32,
-    /// The `offset` of the next page, absent on the last one.
+    /// The `offset` of the next page, absent on the last one and on pages asked for by `cursor`.
     #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub next_offset: Option<u32>,
     /// Pass as `cursor` (with the same sort, order and filters) for the next page; absent on
