@@ -69,9 +69,9 @@ impl Cursor {
             TaskSort::Created => CursorKey::Created(timestamp(key).ok_or(INVALID)?),
             TaskSort::Due if key == "-" => CursorKey::Due(None),
             TaskSort::Due => CursorKey::Due(Some(timestamp(key).ok_or(INVALID)?)),
-            TaskSort::Priority => CursorKey::Priority(
-                Priority::ALL.into_iter().find(|p| p.as_str() == key).ok_or(INVALID)?,
-            ),
+            TaskSort::Priority => {
+                CursorKey::Priority(Priority::ALL.into_iter().find(|p| p.as_str() == key).ok_or(INVALID)?)
+            }
             TaskSort::Title => {
                 let cleaned = clean(key, Lines::One).map_err(|_| INVALID)?;
                 if cleaned != key || at_most(key, Self::MAX_TITLE_KEY_CHARS).is_err() {
@@ -108,7 +108,7 @@ fn timestamp(raw: &str) -> Option<DateTime<Utc>> {
 }
 
 fn decode_hex(raw: &str) -> Option<String> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..raw.len())

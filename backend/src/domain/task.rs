@@ -228,7 +228,8 @@ impl TaskFilter {
         }
         let sort = query.sort.unwrap_or_default();
         let order = query.order.unwrap_or_default();
-        let after = query.cursor.as_deref().map(|raw| Cursor::parse(raw, sort, order)).and_then(|r| errors.check("cursor", r));
+        let after =
+            query.cursor.as_deref().map(|raw| Cursor::parse(raw, sort, order)).and_then(|r| errors.check("cursor", r));
         let offset = query.offset.unwrap_or(0);
         if query.cursor.is_some() && offset > 0 {
             errors.push("offset", "must be 0 or absent with a cursor: the cursor already says where the page starts");

@@ -232,8 +232,9 @@ fn page_query<'a>(
     rows: i64,
 ) -> QueryBuilder<'a, Postgres> {
     let title_key = if filter.sort == TaskSort::Title { "lower(tasks.title)" } else { "NULL::text" };
-    let mut query =
-        QueryBuilder::<Postgres>::new(format!("{prefix}SELECT {COLUMNS}, {title_key} AS title_key, (SELECT count(*) FROM (SELECT FROM tasks"));
+    let mut query = QueryBuilder::<Postgres>::new(format!(
+        "{prefix}SELECT {COLUMNS}, {title_key} AS title_key, (SELECT count(*) FROM (SELECT FROM tasks"
+    ));
     push_filters(&mut query, owner, filter);
     query.push(" LIMIT ").push_bind(TASK_TOTAL_CAP + 1).push(") AS capped) AS total FROM tasks");
     push_filters(&mut query, owner, filter);
@@ -289,7 +290,13 @@ fn start_after(cursor: &Cursor) -> Start<'_> {
     }
 }
 
-async fn fetch(pool: &PgPool, owner: Uuid, filter: &TaskFilter, start: Start<'_>, rows: i64) -> Result<Vec<Listed>, sqlx::Error> {
+async fn fetch(
+    pool: &PgPool,
+    owner: Uuid,
+    filter: &TaskFilter,
+    start: Start<'_>,
+    rows: i64,
+) -> Result<Vec<Listed>, sqlx::Error> {
     page_query("", owner, filter, &start, rows).build_query_as().fetch_all(pool).await
 }
 

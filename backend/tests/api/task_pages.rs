@@ -134,7 +134,8 @@ async fn a_cursor_walk_survives_tasks_added_and_removed_meanwhile() {
                     json!({"title": "aaa", "priority": "low"}),
                     json!({"title": "zzz", "priority": "high", "due_at": "2020-01-01T00:00:00Z"}),
                 ] {
-                    added.borrow_mut().push(app.create_task(&user, body).await.id);
+                    let id = app.create_task(&user, body).await.id;
+                    added.borrow_mut().push(id);
                 }
             })
             .await;
