@@ -1,8 +1,11 @@
 //! Walking a long task list: keyset cursors, the capped total, and the query plans that keep a
 //! page's cost independent of how many tasks a user has.
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-use api_types::{ErrorBody, TASK_TOTAL_CAP, TaskPage, TaskQuery};
+use crate::{
+    helpers::{TestApp, TestUser, spawn_app},
+    tasks::{list as page, list_error as error},
+};
+use api_types::{TASK_TOTAL_CAP, TaskQuery};
 use backend::{domain::TaskFilter, store::tasks};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -45,17 +48,6 @@ async fn seed(app: &TestApp, owner: Uuid, count: i32) {
     .execute(&app.pool)
     .await
     .unwrap();
-}
-
-async fn page(app: &TestApp, user: &TestUser, query: &str) -> TaskPage {
-    let response = app.authed(Method::GET, &format!("/api/{}/tasks?{query}", user.id), user).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{query}: {}", response.text().await.unwrap_or_default());
-    response.json().await.unwrap()
-}
-
-async fn error(app: &TestApp, user: &TestUser, query: &str) -> (u16, ErrorBody) {
-    let response = app.authed(Method::GET, &format!("/api/{}/tasks?{query}", user.id), user).send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
 }
 
 /// The ids met following `next_cursor` from the first page, calling `between` after each page.
