@@ -2,7 +2,8 @@
 # `just bench [section...]`: image sizes, build times (cold, cached, one file changed), time from
 # container start to ready, and HTTP load on the backend, measured on this machine. Prints a
 # Markdown report; the figures in docs/benchmarks.md come from it. No thresholds: numbers are
-# for people to compare. Sections: sizes builds start load idle rss serialize pages (default: all).
+# for people to compare. Sections: sizes builds start load idle rss serialize pages scale (default:
+# all but scale, which seeds up to a million tasks and takes a quarter of an hour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BACKEND_IMAGE:?set by the justfile}" "${WEB_IMAGE:?}" "${POSTGRES_IMAGE:?}" "${IMAGE_PREFIX:?}"
@@ -18,8 +19,8 @@ sections=("$@")
 [ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load idle rss serialize pages)
 for section in "${sections[@]}"; do
   case "$section" in
-    sizes|builds|start|load|idle|rss|serialize|pages) ;;
-    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load idle rss serialize pages)" >&2; exit 2 ;;
+    sizes|builds|start|load|idle|rss|serialize|pages|scale) ;;
+    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load idle rss serialize pages scale)" >&2; exit 2 ;;
   esac
 done
 
@@ -30,7 +31,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : 
 network="bench-$$"
 copy=""
 cleanup() {
-  docker rm -f bench-db bench-backend bench-web bench-load bench-rss bench-idle bench-pages >/dev/null 2>&1 || true
+  docker rm -f bench-db bench-backend bench-web bench-load bench-rss bench-idle bench-pages bench-scale bench-scale-db >/dev/null 2>&1 || true
   docker network rm "$network" >/dev/null 2>&1 || true
   if [ -n "$copy" ]; then rm -rf "$copy"; fi
 }
@@ -314,6 +315,104 @@ pages() {
   done
   echo
   docker rm -f bench-pages >/dev/null
+}
+
+# CPU time a container has used so far, in µs: cgroup v2 (systemd or cgroupfs layout), then v1.
+cpu_usec() {
+  local id file
+  id=$(docker inspect -f '{{.Id}}' "$1")
+  for file in "/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat" "/sys/fs/cgroup/docker/$id/cpu.stat" \
+              "/sys/fs/cgroup/unified/docker/$id/cpu.stat"; do
+    if [ -r "$file" ]; then awk '$1 == "usage_usec" { print $2 }' "$file"; return; fi
+  done
+  file="/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage"
+  if [ -r "$file" ]; then awk '{ printf "%d\n", $1 / 1000 }' "$file"; else echo 0; fi
+}
+
+# `count` tasks for one user straight into the table (psql variables: user, count), with ties on
+# every sort key: ten tasks to the second, whole-day due dates, a third without one.
+SCALE_SEED_SQL="
+INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at, created_at, updated_at)
+SELECT :'user', (ARRAY['Pay', 'Call', 'Write', 'Fix', 'Buy', 'Plan'])[1 + i % 6] || ' '
+         || (ARRAY['bills', 'the plumber', 'report', 'bike', 'groceries', 'trip', 'garden'])[1 + i % 7] || ' ' || i,
+       CASE WHEN i % 3 = 0 THEN 'notes for task ' || i || ' about ' || (ARRAY['money', 'house', 'work', 'family'])[1 + i % 4] END,
+       (ARRAY['low', 'medium', 'high'])[1 + i % 3]::task_priority,
+       CASE i % 5 WHEN 0 THEN '{}'::text[] WHEN 1 THEN '{work}' WHEN 2 THEN '{home,errands}' WHEN 3 THEN '{work,urgent}' ELSE '{bench}' END,
+       CASE WHEN i % 3 <> 0 THEN timestamptz '2027-01-01' + (i % 400) * interval '1 day' END,
+       i % 4 = 0, CASE WHEN i % 4 = 0 THEN timestamptz '2026-11-01' END,
+       timestamptz '2026-01-01' + (i / 10) * interval '1 second', timestamptz '2026-01-01'
+FROM generate_series(1, :count) AS i;"
+
+scale() {
+  local seconds=${SCALE_SECONDS:-5} connections=${SCALE_CONNECTIONS:-4}
+  echo "### Task list at scale (wrk -c$connections, $seconds s per run, release image, PostgreSQL 15 container)"
+  echo
+  echo "Backend \`$BACKEND_IMAGE\`. One user's tasks seeded with SQL (ties on every sort key), then"
+  echo "\`VACUUM ANALYZE\`. First page: \`limit=50\`. Deep page: \`offset\` half-way down the list, and the"
+  echo "\`cursor\` the API returns for the same place when it has cursors. CPU: µs of the container's"
+  echo "cgroup per request, during the first-page run."
+  echo
+  # Its own database container: a million rows would outlive the other sections' fresh_db.
+  docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
+  docker run -d --name bench-scale-db --network "$network" -e POSTGRES_USER=todo -e POSTGRES_PASSWORD=bench \
+    -e POSTGRES_DB=todo "$POSTGRES_IMAGE" >/dev/null
+  until docker exec bench-scale-db pg_isready -q -h 127.0.0.1 -U todo -d todo; do sleep 0.2; done
+  local base session token user url="postgres://todo:bench@bench-scale-db:5432/todo"
+  serve_backend bench-scale -e AUTH_RATE_LIMIT_PER_MINUTE=100000
+  session=$(curl -fsS -H 'content-type: application/json' \
+    -d '{"email":"bench@example.com","password":"benchmark password","name":"Bench"}' "$base/api/auth/sign-up")
+  token=$(echo "$session" | jq -r .token)
+  user=$(echo "$session" | jq -r .user.id)
+  psql_db() { docker exec -i -e PGOPTIONS='-c client_min_messages=warning' bench-scale-db psql -q -v ON_ERROR_STOP=1 -U todo -d todo "$@"; }
+  rate() { # path -> "requests/s backend-µs postgres-µs"
+    local out b0 p0 b1 p1 served
+    b0=$(cpu_usec bench-scale); p0=$(cpu_usec bench-scale-db)
+    out=$(wrk -t2 -c"$connections" -d"${seconds}s" -H "authorization: Bearer $token" "$base$1")
+    b1=$(cpu_usec bench-scale); p1=$(cpu_usec bench-scale-db)
+    served=$(echo "$out" | awk '/requests in/ { print $1 }')
+    if echo "$out" | grep -q 'Non-2xx'; then echo "errors - -"; return; fi
+    echo "$(echo "$out" | awk '/Requests\/sec/ { printf "%.0f", $2 }') $(( (b1 - b0) / (served > 0 ? served : 1) )) $(( (p1 - p0) / (served > 0 ? served : 1) ))"
+  }
+  local queries=(
+    "" "sort=due" "sort=due&order=asc" "sort=priority" "sort=title&order=asc"
+    "status=pending" "priority=high" "tag=urgent" "due_before=2027-02-01T00:00:00Z"
+    "q=bike" "q=bike%2099"
+  )
+  echo "| tasks | query | first page req/s | backend µs/req | PostgreSQL µs/req | deep \`offset\` req/s | deep \`cursor\` req/s |"
+  echo "|---:|---|---:|---:|---:|---:|---:|"
+  local count query path first deep cursor label
+  for count in ${SCALE_COUNTS:-50 1000 100000}; do
+    psql_db -c "DELETE FROM tasks" -c "VACUUM ANALYZE tasks" >/dev/null
+    echo "$SCALE_SEED_SQL" | psql_db -v user="$user" -v count="$count" >/dev/null
+    psql_db -c "VACUUM ANALYZE tasks" >/dev/null
+    for query in "${queries[@]}"; do
+      path="/api/$user/tasks?limit=50${query:+&$query}"
+      read -r first b p <<<"$(rate "$path")"
+      deep="$(rate "$path&offset=$((count / 2))" | cut -d' ' -f1)"
+      cursor=$(curl -fsS -H "authorization: Bearer $token" "$base$path&offset=$((count / 2 - 50 > 0 ? count / 2 - 50 : 0))" \
+        | jq -r '.next_cursor // empty')
+      if [ -n "$cursor" ]; then cursor="$(rate "$path&cursor=$cursor" | cut -d' ' -f1)"; else cursor="-"; fi
+      label=${query:-"(default: created, desc)"}
+      echo "| $count | \`$label\` | $first | $b | $p | $deep | $cursor |"
+    done
+  done
+  if [ "${SCALE_SPREAD:-1}" = 1 ]; then
+    # A million tasks over 10,000 users: the bench user keeps 100 of them.
+    psql_db -c "DELETE FROM tasks" >/dev/null
+    psql_db -c "INSERT INTO users (email, name, password_hash)
+                SELECT 'spread' || u || '@example.com', 'Spread ' || u, 'x' FROM generate_series(1, 9999) AS u" >/dev/null
+    echo "$SCALE_SEED_SQL" | sed "s/SELECT :'user',/SELECT u.id,/; s/FROM generate_series(1, :count) AS i;/FROM users AS u CROSS JOIN generate_series(1, 100) AS i;/" \
+      | psql_db >/dev/null
+    psql_db -c "VACUUM ANALYZE tasks" >/dev/null
+    for query in "${queries[@]}"; do
+      path="/api/$user/tasks?limit=50${query:+&$query}"
+      read -r first b p <<<"$(rate "$path")"
+      label=${query:-"(default: created, desc)"}
+      echo "| 100 of 1,000,000 (10,000 users) | \`$label\` | $first | $b | $p | $(rate "$path&offset=50" | cut -d' ' -f1) | - |"
+    done
+  fi
+  echo
+  docker rm -f bench-scale bench-scale-db >/dev/null
 }
 
 echo "## Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), docker $(docker version -f '{{.Server.Version}}')"

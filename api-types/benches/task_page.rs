@@ -38,7 +38,7 @@ fn page() -> TaskPage {
             updated_at: created + chrono::Duration::seconds(2 * i),
         })
         .collect();
-    TaskPage { items, total: 50, limit: 50, offset: 0, next_offset: None }
+    TaskPage { items, total: 50, total_exact: true, limit: 50, offset: 0, next_offset: None, next_cursor: None }
 }
 
 /// Median nanoseconds per call over `rounds` rounds of `iterations` calls.

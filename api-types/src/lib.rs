@@ -18,5 +18,6 @@ pub use chat::{
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
 pub use tasks::{
-    CompleteRequest, NewTask, Priority, SortOrder, StatusFilter, Task, TaskPage, TaskPatch, TaskQuery, TaskSort,
+    CompleteRequest, NewTask, Priority, SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskPage, TaskPatch, TaskQuery,
+    TaskSort,
 };

@@ -179,22 +179,40 @@ pub struct TaskQuery {
     /// 1 to 100, default 50.
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
     pub limit: Option<u32>,
-    /// How many matching tasks to skip, default 0. Stable: ties are broken by id.
+    /// How many matching tasks to skip, default 0. Stable: ties are broken by id. Each page
+    /// costs the rows it skips: prefer `cursor` for walking a long list.
     // A u32: utoipa would call it int32, which stops at 2^31 - 1.
     #[cfg_attr(feature = "openapi", param(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: Option<u32>,
+    /// The `next_cursor` of the previous page: this page starts right after it, at the cost of
+    /// one index search however deep. Opaque; valid only with the same `sort` and `order` (and
+    /// meant for the same filters), and not together with a non-zero `offset`. Tasks added or
+    /// removed meanwhile neither repeat nor shift the walk.
+    #[cfg_attr(feature = "openapi", param(max_length = 4096))]
+    pub cursor: Option<String>,
 }
+
+/// `total` counts matching tasks exactly up to this many; past it, `total_exact` is false.
+pub const TASK_TOTAL_CAP: i64 = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskPage {
     pub items: Vec<Task>,
-    /// Every task matching the filters, across all pages.
+    /// How many tasks match the filters, across all pages: exact when `total_exact`, else a
+    /// lower bound. Counting stops after 200 matches, so that a page costs the same for a user
+    /// with a million tasks; past that, `total` is 200, or as far as an `offset` page is known
+    /// to reach when that is more.
     pub total: i64,
+    /// Whether `total` is the exact count (false: "at least `total`").
+    pub total_exact: bool,
     pub limit: u32,
     #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub offset: u32,
-    /// The `offset` of the next page, absent on the last one.
+    /// The `offset` of the next page, absent on the last one and on pages asked for by `cursor`.
     #[cfg_attr(feature = "openapi", schema(format = Int64, minimum = 0, maximum = 4294967295_u64))]
     pub next_offset: Option<u32>,
+    /// Pass as `cursor` (with the same sort, order and filters) for the next page; absent on
+    /// the last one. Opaque.
+    pub next_cursor: Option<String>,
 }

@@ -275,7 +275,9 @@ pub fn describe(name: &str, arguments: &Value, result: &Value) -> String {
                 return format!("You have no {kind}tasks.");
             }
             let total = result["total"].as_i64().unwrap_or(tasks.len() as i64);
-            let mut text = format!("You have {total} {kind}task{}:", if total == 1 { "" } else { "s" });
+            // Past the count's cap the total is a lower bound.
+            let at_least = if result["total_exact"] == false { "at least " } else { "" };
+            let mut text = format!("You have {at_least}{total} {kind}task{}:", if total == 1 { "" } else { "s" });
             for task in &tasks {
                 text.push_str(&format!("\n- {}", task_line(task)));
             }

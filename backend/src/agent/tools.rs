@@ -211,8 +211,8 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
                 ..TaskQuery::default()
             };
             let filter = TaskFilter::parse(&query).map_err(field_errors)?;
-            let (tasks, total) = tasks::list(pool, owner, &filter).await?;
-            Ok(json!({"ok": true, "total": total, "tasks": tasks}))
+            let page = tasks::list(pool, owner, &filter).await?;
+            Ok(json!({"ok": true, "total": page.total, "total_exact": page.total_exact, "tasks": page.items}))
         }
         COMPLETE_TASK => {
             let args: CompleteArgs = parse_args(name, arguments)?;

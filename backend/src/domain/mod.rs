@@ -5,12 +5,14 @@
 
 mod account;
 mod chat;
+mod cursor;
 mod due;
 mod task;
 pub mod text;
 
 pub use account::{Email, Password, UserName};
 pub use chat::{ConversationTitle, MessageText};
+pub use cursor::{Cursor, CursorKey};
 pub use due::DueAt;
 pub use task::{Description, Search, Tag, TagList, TaskChanges, TaskDraft, TaskFilter, Title};
 

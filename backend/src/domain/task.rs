@@ -1,5 +1,5 @@
 use super::{
-    DueAt, FieldErrors,
+    Cursor, DueAt, FieldErrors,
     text::{Lines, at_most, clean, optional, required},
 };
 use api_types::{NewTask, Priority, SortOrder, StatusFilter, TaskPatch, TaskQuery, TaskSort};
@@ -185,6 +185,8 @@ pub struct TaskFilter {
     pub order: SortOrder,
     pub limit: u32,
     pub offset: u32,
+    /// Start right after this position (keyset pagination) instead of skipping `offset` rows.
+    pub after: Option<Cursor>,
 }
 
 impl Default for TaskFilter {
@@ -200,6 +202,7 @@ impl Default for TaskFilter {
             order: SortOrder::Desc,
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
+            after: None,
         }
     }
 }
@@ -223,6 +226,14 @@ impl TaskFilter {
         {
             errors.push("due_after", "must not be later than due_before");
         }
+        let sort = query.sort.unwrap_or_default();
+        let order = query.order.unwrap_or_default();
+        let after =
+            query.cursor.as_deref().map(|raw| Cursor::parse(raw, sort, order)).and_then(|r| errors.check("cursor", r));
+        let offset = query.offset.unwrap_or(0);
+        if query.cursor.is_some() && offset > 0 {
+            errors.push("offset", "must be 0 or absent with a cursor: the cursor already says where the page starts");
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -233,10 +244,11 @@ impl TaskFilter {
             due_before,
             due_after,
             search,
-            sort: query.sort.unwrap_or_default(),
-            order: query.order.unwrap_or_default(),
+            sort,
+            order,
             limit,
-            offset: query.offset.unwrap_or(0),
+            offset,
+            after,
         })
     }
 }

@@ -33,10 +33,19 @@ pub async fn list(
     Query(query): Query<TaskQuery>,
 ) -> Result<axum::Json<TaskPage>, ApiError> {
     let filter = TaskFilter::parse(&query)?;
-    let (items, total) = tasks::list(&state.pool, user.id, &filter).await?;
-    let end = u64::from(filter.offset) + items.len() as u64;
-    let next_offset = (end < total.max(0) as u64).then(|| u32::try_from(end).unwrap_or(u32::MAX));
-    Ok(axum::Json(TaskPage { items, total, limit: filter.limit, offset: filter.offset, next_offset }))
+    let page = tasks::list(&state.pool, user.id, &filter).await?;
+    let end = u64::from(filter.offset) + page.items.len() as u64;
+    // A cursor page does not know its offset.
+    let next_offset = (page.more && filter.after.is_none()).then(|| u32::try_from(end).unwrap_or(u32::MAX));
+    Ok(axum::Json(TaskPage {
+        items: page.items,
+        total: page.total,
+        total_exact: page.total_exact,
+        limit: filter.limit,
+        offset: filter.offset,
+        next_offset,
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
 }
 
 /// Create a task.

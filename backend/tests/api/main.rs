@@ -12,4 +12,5 @@ mod operability;
 mod properties;
 mod rate_limits;
 mod sessions;
+mod task_pages;
 mod tasks;

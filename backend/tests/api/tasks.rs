@@ -3,13 +3,13 @@ use api_types::{ErrorBody, Priority, Task, TaskPage};
 use reqwest::Method;
 use serde_json::json;
 
-async fn list(app: &TestApp, user: &TestUser, query: &str) -> TaskPage {
+pub async fn list(app: &TestApp, user: &TestUser, query: &str) -> TaskPage {
     let response = app.authed(Method::GET, &format!("/api/{}/tasks?{query}", user.id), user).send().await.unwrap();
     assert_eq!(response.status(), 200, "{query}: {}", response.text().await.unwrap_or_default());
     response.json().await.unwrap()
 }
 
-async fn list_error(app: &TestApp, user: &TestUser, query: &str) -> (u16, ErrorBody) {
+pub async fn list_error(app: &TestApp, user: &TestUser, query: &str) -> (u16, ErrorBody) {
     let response = app.authed(Method::GET, &format!("/api/{}/tasks?{query}", user.id), user).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }

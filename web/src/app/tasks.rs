@@ -104,6 +104,8 @@ pub fn TaskPanel() -> Element {
     // The last answer, kept while the next one loads; `None` until the first arrives.
     let mut tasks = use_signal(|| None::<Vec<Task>>);
     let mut total = use_signal(|| 0_i64);
+    // False when the server stopped counting: `total` is then "at least".
+    let mut total_exact = use_signal(|| true);
     let mut loading = use_signal(|| true);
     let mut load_error = use_signal(|| None::<String>);
     let mut toast = use_signal(|| None::<Toast>);
@@ -137,6 +139,7 @@ pub fn TaskPanel() -> Element {
                         browser::mark("todo-chatbot:tasks-loaded");
                     }
                     total.set(page.total);
+                    total_exact.set(page.total_exact);
                     tasks.set(Some(page.items));
                     load_error.set(None);
                 }
@@ -243,7 +246,7 @@ pub fn TaskPanel() -> Element {
                 h2 { id: "tasks-heading", "Tasks" }
                 p { class: "count", aria_live: "polite",
                     if visible.is_some() {
-                        "{shown_total} " if shown_total == 1 { "task" } else { "tasks" }
+                        "{shown_total}" if !total_exact() { "+" } " " if shown_total == 1 { "task" } else { "tasks" }
                         if overdue > 0 { span { class: "overdue-count", " · {overdue} overdue" } }
                     }
                     if loading() && visible.is_some() { span { class: "refreshing", " · updating…" } }
