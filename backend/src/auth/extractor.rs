@@ -16,7 +16,6 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: Uuid,
-    pub email: String,
     /// The session the token belongs to.
     pub session: Session,
     /// The account as the database has it now, loaded by the session check itself, so that
@@ -67,7 +66,7 @@ where
         if signed_out {
             return Err(ApiError::Unauthorized(SESSION_SIGNED_OUT));
         }
-        Ok(AuthUser { id: session.user_id, email: account.email.clone(), session, account })
+        Ok(AuthUser { id: session.user_id, session, account })
     }
 }
 
