@@ -87,5 +87,7 @@ log "installing the OpenAPI checkers (openapi-spec-validator, schemathesis) into
 bash "$root/scripts/install-openapi-tools.sh"
 log "installing a real OpenAI-compatible model server (llama-cpp-python + SmolLM2) into .tools/llm"
 bash "$root/scripts/install-llm.sh"
+log "installing axe-core (the browser test's accessibility checker) into .tools/axe"
+bash "$root/scripts/install-axe.sh"
 start_dockerd
 log "host ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), $(docker compose version --short | sed 's/^/compose /'), just $(just --version | cut -d' ' -f2)"

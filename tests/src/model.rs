@@ -139,7 +139,8 @@ impl Person {
     /// Creates a task through the REST API (`body` is a `NewTask`), as the task list does.
     pub async fn create_task(&self, body: &Value) -> anyhow::Result<Task> {
         let path = format!("/api/{}/tasks", self.id);
-        let response = self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
+        let response =
+            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
         if response.status() != 201 {
             bail!("POST {path} answered {}: {}", response.status(), response.text().await?);
         }
