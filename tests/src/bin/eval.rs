@@ -7,6 +7,7 @@
 //!
 //! It prints accuracy per category and every miss. It fails only when it cannot run, or when
 //! `EVAL_MIN_ACCURACY` (a percentage) is set and the overall figure is below it.
+//! `EVAL_CATEGORIES=add,list` runs only those categories.
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
@@ -346,8 +347,16 @@ impl Assistant {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/cases.json");
-    let file: CaseFile = serde_json::from_str(&std::fs::read_to_string(&path)?)
+    let mut file: CaseFile = serde_json::from_str(&std::fs::read_to_string(&path)?)
         .with_context(|| format!("reading the evaluation set {}", path.display()))?;
+    // A slow model can be measured on a few categories at a time.
+    if let Ok(only) = std::env::var("EVAL_CATEGORIES") {
+        let only: Vec<&str> = only.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+        if let Some(unknown) = only.iter().find(|c| !file.cases.iter().any(|case| case.category == **c)) {
+            bail!("EVAL_CATEGORIES names {unknown:?}, which no case has");
+        }
+        file.cases.retain(|case| only.contains(&case.category.as_str()));
+    }
     let Some(images) = Images::from_env() else {
         bail!("set BACKEND_IMAGE, WEB_IMAGE and POSTGRES_IMAGE (`just eval` does)")
     };
@@ -358,7 +367,11 @@ async fn main() -> anyhow::Result<()> {
     let mut by_category: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut misses = Vec::new();
     for (number, case) in file.cases.iter().enumerate() {
+        let asked = Instant::now();
         let outcome = run_case(&stack, case).await?;
+        // Progress on stderr: a real model on a laptop takes seconds to minutes per case.
+        let verdict = if outcome.is_ok() { "pass" } else { "miss" };
+        eprintln!("[{}/{}] {verdict} in {:.1?}: {:?}", number + 1, file.cases.len(), asked.elapsed(), case.say);
         let tally = by_category.entry(&case.category).or_default();
         tally.1 += 1;
         match outcome {
