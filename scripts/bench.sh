@@ -250,7 +250,7 @@ cpu() {
   echo
   database
   fresh_db
-  local base token user run out served rps b0 p0 b1 p1
+  local base token user run out served rps b0 bk0 p0 pk0 b1 bk1 p1 pk1
   serve_backend bench-cpu -e AUTH_RATE_LIMIT_PER_MINUTE=100000
   fifty_tasks
   # Warm-up: every pooled connection opened and its statements prepared.
@@ -356,19 +356,8 @@ pages() {
   docker rm -f bench-pages >/dev/null
 }
 
-# CPU time a container has used so far, in µs: cgroup v2 (systemd or cgroupfs layout), then v1.
-cpu_usec() {
-  local id file
-  id=$(docker inspect -f '{{.Id}}' "$1")
-  for file in "/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat" "/sys/fs/cgroup/docker/$id/cpu.stat" \
-              "/sys/fs/cgroup/unified/docker/$id/cpu.stat"; do
-    if [ -r "$file" ]; then awk '$1 == "usage_usec" { print $2 }' "$file"; return; fi
-  done
-  file="/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage"
-  if [ -r "$file" ]; then awk '{ printf "%d\n", $1 / 1000 }' "$file"; else echo 0; fi
-}
-
-# "total kernel" CPU µs of a container so far: cgroup v2's cpu.stat, else v1's cpuacct.
+# CPU time a container has used so far, "total kernel" in µs: cgroup v2's cpu.stat (systemd or
+# cgroupfs layout), then v1's cpuacct (kernel 0 where it has no usage_sys).
 cpu_stat() {
   local id file
   id=$(docker inspect -f '{{.Id}}' "$1")
@@ -377,12 +366,13 @@ cpu_stat() {
     if [ -r "$file" ]; then awk '$1 == "usage_usec" { u = $2 } $1 == "system_usec" { k = $2 } END { print u, k }' "$file"; return; fi
   done
   file="/sys/fs/cgroup/cpuacct/docker/$id"
-  if [ -r "$file/cpuacct.usage_sys" ]; then
-    echo "$(($(cat "$file/cpuacct.usage") / 1000)) $(($(cat "$file/cpuacct.usage_sys") / 1000))"
+  if [ -r "$file/cpuacct.usage" ]; then
+    echo "$(($(cat "$file/cpuacct.usage") / 1000)) $(($(cat "$file/cpuacct.usage_sys" 2>/dev/null || echo 0) / 1000))"
   else
-    echo "$(cpu_usec "$1") 0"
+    echo "0 0"
   fi
 }
+cpu_usec() { cpu_stat "$1" | cut -d' ' -f1; }
 
 # `count` tasks for one user straight into the table (psql variables: user, count), with ties on
 # every sort key: ten tasks to the second, whole-day due dates, a third without one.

@@ -356,7 +356,12 @@ async fn first_rows(
     fetch(pool, owner, filter, start, wanted(filter), session).await
 }
 
-async fn finish_page(pool: &PgPool, owner: Uuid, filter: &TaskFilter, mut rows: Vec<Listed>) -> Result<Page, sqlx::Error> {
+async fn finish_page(
+    pool: &PgPool,
+    owner: Uuid,
+    filter: &TaskFilter,
+    mut rows: Vec<Listed>,
+) -> Result<Page, sqlx::Error> {
     let wanted = wanted(filter);
     // A row comparison never matches NULL: after the dated tasks come the undated ones.
     if let Some(cursor) = &filter.after

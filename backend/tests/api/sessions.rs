@@ -298,7 +298,8 @@ async fn a_closed_session_cannot_list_existing_tasks() {
     let phone = signed_in(&app, &laptop).await;
     let tablet = signed_in(&app, &laptop).await;
     let stranger = app.sign_up().await;
-    let list = |user: &TestUser, query: &str| app.authed(Method::GET, &format!("/api/{}/tasks{query}", laptop.id), user);
+    let list =
+        |user: &TestUser, query: &str| app.authed(Method::GET, &format!("/api/{}/tasks{query}", laptop.id), user);
     let page: api_types::TaskPage = list(&laptop, "").send().await.unwrap().json().await.unwrap();
     assert_eq!(page.items.len(), 2, "the control");
 
