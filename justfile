@@ -81,7 +81,7 @@ lint:
 test: lint images chart-check
     TOOLCHAIN_IMAGE="$(images/build.sh toolchain)" scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
 
-# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load idle rss serialize pages scale; default all but scale).
+# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load cpu idle rss serialize pages scale; default all but scale).
 bench *sections: images
     scripts/bench.sh {{sections}}
 
