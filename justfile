@@ -89,7 +89,7 @@ test: lint images chart-check
 eval *assistant: images
     cargo run --quiet --locked -p image-tests --bin eval -- {{assistant}}
 
-# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load idle rss serialize pages scale; default all but scale).
+# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load cpu idle rss serialize pages scale; default all but scale).
 bench *sections: images
     scripts/bench.sh {{sections}}
 

@@ -1,3 +1,4 @@
+use super::users::{self, OpenSession};
 use crate::domain::{Cursor, CursorKey, DueAt, Search, TaskChanges, TaskDraft, TaskFilter};
 use api_types::{SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskSort};
 use chrono::{DateTime, Utc};
@@ -230,6 +231,7 @@ fn page_query<'a>(
     filter: &'a TaskFilter,
     start: &Start<'a>,
     rows: i64,
+    session: Option<OpenSession>,
 ) -> QueryBuilder<'a, Postgres> {
     let title_key = if filter.sort == TaskSort::Title { "lower(tasks.title)" } else { "NULL::text" };
     let mut query = QueryBuilder::<Postgres>::new(format!(
@@ -238,6 +240,9 @@ fn page_query<'a>(
     push_filters(&mut query, owner, filter);
     query.push(" LIMIT ").push_bind(TASK_TOTAL_CAP + 1).push(") AS capped) AS total FROM tasks");
     push_filters(&mut query, owner, filter);
+    if let Some(session) = session {
+        users::push_session_open(&mut query, session);
+    }
     let (direction, after) = match filter.order {
         SortOrder::Asc => ("ASC", ">"),
         SortOrder::Desc => ("DESC", "<"),
@@ -296,8 +301,9 @@ async fn fetch(
     filter: &TaskFilter,
     start: Start<'_>,
     rows: i64,
+    session: Option<OpenSession>,
 ) -> Result<Vec<Listed>, sqlx::Error> {
-    page_query("", owner, filter, &start, rows)
+    page_query("", owner, filter, &start, rows, session)
         .build_query_as()
         .persistent(!plan_each_time(filter))
         .fetch_all(pool)
@@ -315,19 +321,55 @@ fn plan_each_time(filter: &TaskFilter) -> bool {
 
 /// One page of the owner's tasks matching `filter`, and how many match (capped).
 pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<Page, sqlx::Error> {
-    // One row more than the page tells whether another page follows, without a count.
-    let wanted = i64::from(filter.limit) + 1;
-    let mut rows = match &filter.after {
-        None => fetch(pool, owner, filter, Start::Offset, wanted).await?,
-        Some(cursor) => fetch(pool, owner, filter, start_after(cursor), wanted).await?,
-    };
+    let rows = first_rows(pool, owner, filter, None).await?;
+    finish_page(pool, owner, filter, rows).await
+}
+
+/// `list` for a session not yet checked: the page's query reads rows only while the session is
+/// open, so the request makes one statement where a separate check made two. `None` when no
+/// row came back, which is either an empty page or a closed session: the caller must tell
+/// which (`Claim::confirm`) and may then ask `list`.
+pub async fn list_if_open(
+    pool: &PgPool,
+    session: OpenSession,
+    filter: &TaskFilter,
+) -> Result<Option<Page>, sqlx::Error> {
+    let rows = first_rows(pool, session.user_id, filter, Some(session)).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    finish_page(pool, session.user_id, filter, rows).await.map(Some)
+}
+
+/// One row more than the page tells whether another page follows, without a count.
+fn wanted(filter: &TaskFilter) -> i64 {
+    i64::from(filter.limit) + 1
+}
+
+async fn first_rows(
+    pool: &PgPool,
+    owner: Uuid,
+    filter: &TaskFilter,
+    session: Option<OpenSession>,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let start = filter.after.as_ref().map_or(Start::Offset, start_after);
+    fetch(pool, owner, filter, start, wanted(filter), session).await
+}
+
+async fn finish_page(
+    pool: &PgPool,
+    owner: Uuid,
+    filter: &TaskFilter,
+    mut rows: Vec<Listed>,
+) -> Result<Page, sqlx::Error> {
+    let wanted = wanted(filter);
     // A row comparison never matches NULL: after the dated tasks come the undated ones.
     if let Some(cursor) = &filter.after
         && matches!(cursor.key, CursorKey::Due(Some(_)))
         && (rows.len() as i64) < wanted
     {
         let rest = wanted - rows.len() as i64;
-        rows.extend(fetch(pool, owner, filter, Start::DueNulls(None), rest).await?);
+        rows.extend(fetch(pool, owner, filter, Start::DueNulls(None), rest, None).await?);
     }
     let counted = match rows.first() {
         Some(row) => row.total,
@@ -366,7 +408,7 @@ pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<Pag
 pub async fn explain_list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<serde_json::Value, sqlx::Error> {
     let start = filter.after.as_ref().map_or(Start::Offset, start_after);
     let explained: sqlx::types::Json<serde_json::Value> =
-        page_query("EXPLAIN (FORMAT JSON) ", owner, filter, &start, i64::from(filter.limit) + 1)
+        page_query("EXPLAIN (FORMAT JSON) ", owner, filter, &start, wanted(filter), None)
             .build_query_scalar()
             .fetch_one(pool)
             .await?;

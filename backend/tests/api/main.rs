@@ -12,5 +12,6 @@ mod operability;
 mod properties;
 mod rate_limits;
 mod sessions;
+mod statements;
 mod task_pages;
 mod tasks;
