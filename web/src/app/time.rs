@@ -112,15 +112,15 @@ pub fn parse_date_input(value: &str) -> Result<Option<DateTime<Utc>>, String> {
         .ok_or_else(|| format!("{value} does not exist in this time zone"))
 }
 
-/// `YYYY-MM-DD`, what `<input type="date">` gives: a year of four to six digits (the input
-/// stops at 275760), then a month and a day of one or two.
+/// `YYYY-MM-DD`, what `<input type="date">` gives. Every value the input can hold reads as
+/// chrono's `%Y-%m-%d` read it: a later year than 9999 is not a date here either.
 fn parse_ymd(value: &str) -> Option<NaiveDate> {
     fn number(text: &str, digits: std::ops::RangeInclusive<usize>) -> Option<u32> {
         let all_digits = !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
         (all_digits && digits.contains(&text.len())).then(|| text.parse().ok()).flatten()
     }
     let mut parts = value.splitn(3, '-');
-    let year = number(parts.next()?, 4..=6)?;
+    let year = number(parts.next()?, 4..=4)?;
     let month = number(parts.next()?, 1..=2)?;
     let day = number(parts.next()?, 1..=2)?;
     NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
