@@ -9,6 +9,7 @@ mod cursor;
 mod due;
 mod task;
 pub mod text;
+pub mod when;
 
 pub use account::{Email, Password, UserName};
 pub use chat::{ConversationTitle, MessageText};
