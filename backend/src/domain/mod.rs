@@ -10,11 +10,13 @@ mod due;
 mod task;
 pub mod text;
 pub mod when;
+mod zone;
 
 pub use account::{Email, Password, UserName};
 pub use chat::{ConversationTitle, MessageText};
 pub use cursor::{Cursor, CursorKey};
 pub use due::DueAt;
+pub use zone::ZoneName;
 pub use task::{Description, Search, Tag, TagList, TaskChanges, TaskDraft, TaskFilter, Title};
 
 use api_types::FieldError;

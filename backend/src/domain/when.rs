@@ -39,6 +39,19 @@ pub struct Unreadable {
     pub reason: String,
 }
 
+/// Why a text meant as a date is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotADate {
+    #[error(
+        "{0:?} is not a date I can read: use RFC 3339, YYYY-MM-DD, or words like \"tomorrow at 5pm\", \
+         \"next friday\", \"in 3 days\", \"Dec 24 at 17:00\""
+    )]
+    Unknown(String),
+    /// Words that name an impossible date: why.
+    #[error("{0}")]
+    Impossible(String),
+}
+
 /// The time a date alone stands for: the end of the day, as a deadline.
 pub const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 0) {
     Some(time) => time,
@@ -360,15 +373,12 @@ pub fn find(text: &str, now: NaiveDateTime) -> Option<Result<When, Unreadable>> 
 }
 
 /// `text` as one date phrase and nothing else (what the tools' `due_at` takes), or why not.
-pub fn parse(text: &str, now: NaiveDateTime) -> Result<When, String> {
+pub fn parse(text: &str, now: NaiveDateTime) -> Result<When, NotADate> {
     let text = text.trim();
     match phrase_at(text, 0, now, true) {
         Some((end, Ok((date, time)))) if end == text.len() => Ok(When { span: 0..end, date, time }),
-        Some((end, Err(reason))) if end == text.len() => Err(reason),
-        _ => Err(format!(
-            "{text:?} is not a date I can read: use RFC 3339, YYYY-MM-DD, or words like \
-             \"tomorrow at 5pm\", \"next friday\", \"in 3 days\", \"Dec 24 at 17:00\""
-        )),
+        Some((end, Err(reason))) if end == text.len() => Err(NotADate::Impossible(reason)),
+        _ => Err(NotADate::Unknown(text.to_owned())),
     }
 }
 
@@ -496,7 +506,7 @@ mod tests {
         }
         let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap().and_hms_opt(12, 0, 0).unwrap();
         for text in ["tomorrow", "in 1 day", "jan 1", "friday", "at 9am", "on the 1st"] {
-            assert_eq!(parse(text, last_day), Err("is past year 9999".to_owned()), "{text:?}");
+            assert_eq!(parse(text, last_day), Err(NotADate::Impossible("is past year 9999".to_owned())), "{text:?}");
         }
         assert_eq!(parse("today", last_day).map(|w| w.date), Ok(day("9999-12-31")));
     }
@@ -564,9 +574,9 @@ mod tests {
         assert_eq!(parse("on the 5th", now()).unwrap().to_text(), "2026-12-05");
         assert_eq!(parse("the 5th", now()).unwrap().to_text(), "2026-12-05", "the whole text is a date");
         for text in ["tomorrow please", "call bob tomorrow", "", "friday!", "2026-11-27T17:00:00Z"] {
-            assert!(parse(text, now()).unwrap_err().contains("is not a date I can read"), "{text:?}");
+            assert_eq!(parse(text, now()), Err(NotADate::Unknown(text.trim().to_owned())), "{text:?}");
         }
-        assert_eq!(parse("feb 30", now()), Err("February has no day 30".to_owned()));
+        assert_eq!(parse("feb 30", now()), Err(NotADate::Impossible("February has no day 30".to_owned())));
     }
 
     #[test]
