@@ -364,7 +364,10 @@ mod tests {
             ("add task pay rent in 3 days", json!({"title": "pay rent", "due_at": "2026-11-29"})),
             ("add task party on Dec 24 at 17:00", json!({"title": "party", "due_at": "2026-12-24 17:00"})),
             ("add task Party on December 24th", json!({"title": "Party", "due_at": "2026-12-24"})),
-            ("add task pay rent on the 5th #home", json!({"title": "pay rent", "tags": ["home"], "due_at": "2026-12-05"})),
+            (
+                "add task pay rent on the 5th #home",
+                json!({"title": "pay rent", "tags": ["home"], "due_at": "2026-12-05"}),
+            ),
             (
                 "remind me to call Alice at noon tomorrow, high priority",
                 json!({"title": "call Alice", "priority": "high", "due_at": "2026-11-27 12:00"}),
@@ -388,7 +391,11 @@ mod tests {
             ("move task 3 to the 5th", "2026-12-05"),
         ];
         for (sentence, due) in table {
-            assert_eq!(plan(sentence, thursday()), call(UPDATE_TASK, json!({"task_id": 3, "due_at": due})), "{sentence:?}");
+            assert_eq!(
+                plan(sentence, thursday()),
+                call(UPDATE_TASK, json!({"task_id": 3, "due_at": due})),
+                "{sentence:?}"
+            );
         }
     }
 

@@ -7,8 +7,8 @@ use crate::{
     domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter, when},
     store::tasks,
 };
-use chrono::DateTime;
 use api_types::{NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
+use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;

@@ -16,8 +16,8 @@ pub use account::{Email, Password, UserName};
 pub use chat::{ConversationTitle, MessageText};
 pub use cursor::{Cursor, CursorKey};
 pub use due::DueAt;
-pub use zone::ZoneName;
 pub use task::{Description, Search, Tag, TagList, TaskChanges, TaskDraft, TaskFilter, Title};
+pub use zone::ZoneName;
 
 use api_types::FieldError;
 

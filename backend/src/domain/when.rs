@@ -88,8 +88,7 @@ macro_rules! pattern {
     };
 }
 
-const MONTH: &str =
-    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?";
+const MONTH: &str = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?";
 
 pattern!(PREFIX, r"(?:due(?:\s+(?:on|by|for))?|by|on|for|until)\s");
 pattern!(RELATIVE_DAY, r"(today|tonight|tomorrow|(?:the\s+)?day\s+after\s+tomorrow)");
@@ -97,9 +96,8 @@ pattern!(WEEKDAY, r"(?:(this|next|coming)\s+)?(monday|tuesday|wednesday|thursday
 pattern!(NEXT_PERIOD, r"next\s+(week|month)");
 pattern!(IN_PERIOD, r"in\s+(\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten)\s+(days?|weeks?|months?|years?)");
 pattern!(ISO_DATE, r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?");
-static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    regex(&format!(r"^(?i){MONTH}\s*(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"))
-});
+static MONTH_DAY: LazyLock<Regex> =
+    LazyLock::new(|| regex(&format!(r"^(?i){MONTH}\s*(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?")));
 static DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
     regex(&format!(r"^(?i)(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH}(?:,?\s+(\d{{4}})\b)?"))
 });
@@ -498,11 +496,7 @@ mod tests {
             ("x on the 32nd", "on the 32nd", "no month has a day 32"),
         ];
         for (text, words, reason) in table {
-            assert_eq!(
-                read_at(text, now()),
-                Some((words.to_owned(), format!("unreadable: {reason}"))),
-                "{text:?}"
-            );
+            assert_eq!(read_at(text, now()), Some((words.to_owned(), format!("unreadable: {reason}"))), "{text:?}");
         }
         let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap().and_hms_opt(12, 0, 0).unwrap();
         for text in ["tomorrow", "in 1 day", "jan 1", "friday", "at 9am", "on the 1st"] {

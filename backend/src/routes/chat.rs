@@ -64,7 +64,8 @@ pub async fn chat(
     if let Some(retry_after) = chat_rate::take(&state.pool, user.id, state.chat_limits.rate_per_minute.get()).await? {
         return Err(ApiError::RateLimited(retry_after));
     }
-    let response = state.assistant.turn(&state.pool, user.id, conversation, &message, &clock, state.chat_limits).await?;
+    let response =
+        state.assistant.turn(&state.pool, user.id, conversation, &message, &clock, state.chat_limits).await?;
     Ok(axum::Json(response))
 }
 
