@@ -218,14 +218,18 @@ pub fn plan(message: &str, now: NaiveDateTime) -> Plan {
     Plan::Say(DECLINE.to_owned())
 }
 
-fn task_line(task: &Value) -> String {
+/// One task on one line. `local_due` is the due date as the person's clock reads it, when this
+/// turn set it (the stored instant is UTC, and its UTC date may be the next day).
+fn task_line(task: &Value, local_due: Option<&str>) -> String {
     let mut line = format!("{}: {}", task["id"], task["title"].as_str().unwrap_or_default());
     let mut details = Vec::new();
     if let Some(priority) = task["priority"].as_str().filter(|p| *p != "medium") {
         details.push(format!("{priority} priority"));
     }
-    if let Some(due) = task["due_at"].as_str() {
-        details.push(format!("due {}", due.get(..10).unwrap_or(due)));
+    match (local_due, task["due_at"].as_str()) {
+        (Some(local), Some(_)) => details.push(format!("due {local}")),
+        (None, Some(due)) => details.push(format!("due {}", due.get(..10).unwrap_or(due))),
+        _ => {}
     }
     if let Some(tags) = task["tags"].as_array().filter(|tags| !tags.is_empty()) {
         details.push(tags.iter().filter_map(Value::as_str).map(|t| format!("#{t}")).collect::<Vec<_>>().join(" "));
@@ -247,14 +251,15 @@ pub fn describe(name: &str, arguments: &Value, result: &Value) -> String {
             result["error"].as_str().unwrap_or("unknown error").trim_end_matches('.')
         );
     }
+    let local_due = arguments["due_at"].as_str();
     match name {
-        ADD_TASK => format!("Added task {}.", task_line(&result["task"])),
+        ADD_TASK => format!("Added task {}.", task_line(&result["task"], local_due)),
         COMPLETE_TASK if result["task"]["completed"].as_bool() == Some(true) => {
-            format!("Marked task {} as done.", task_line(&result["task"]))
+            format!("Marked task {} as done.", task_line(&result["task"], None))
         }
-        COMPLETE_TASK => format!("Marked task {} as not done.", task_line(&result["task"])),
-        DELETE_TASK => format!("Deleted task {}.", task_line(&result["deleted"])),
-        UPDATE_TASK => format!("Updated task {}.", task_line(&result["task"])),
+        COMPLETE_TASK => format!("Marked task {} as not done.", task_line(&result["task"], None)),
+        DELETE_TASK => format!("Deleted task {}.", task_line(&result["deleted"], None)),
+        UPDATE_TASK => format!("Updated task {}.", task_line(&result["task"], local_due)),
         LIST_TASKS => {
             let tasks = result["tasks"].as_array().cloned().unwrap_or_default();
             let status = arguments["status"].as_str().unwrap_or("all");
@@ -271,7 +276,7 @@ pub fn describe(name: &str, arguments: &Value, result: &Value) -> String {
             let at_least = if result["total_exact"] == false { "at least " } else { "" };
             let mut text = format!("You have {at_least}{total} {kind}task{}:", if total == 1 { "" } else { "s" });
             for task in &tasks {
-                text.push_str(&format!("\n- {}", task_line(task)));
+                text.push_str(&format!("\n- {}", task_line(task, None)));
             }
             text
         }
@@ -422,6 +427,10 @@ mod tests {
             describe(ADD_TASK, &json!({}), &result),
             "Added task 12: pay bills (high priority, due 2026-11-27, #home)."
         );
+        // The stored instant is the next day in UTC; the person asked for the 27th at 23:59.
+        let late =
+            json!({"ok": true, "task": {"id": 3, "title": "call", "due_at": "2026-11-28T04:59:00Z", "tags": []}});
+        assert_eq!(describe(ADD_TASK, &json!({"due_at": "2026-11-27"}), &late), "Added task 3: call (due 2026-11-27).");
         let failure = json!({"ok": false, "error": "task 99 not found"});
         assert_eq!(describe(DELETE_TASK, &json!({}), &failure), "I couldn't do that: task 99 not found.");
         let empty = json!({"ok": true, "total": 0, "tasks": []});

@@ -123,10 +123,14 @@ async fn wall_times_become_instants_in_the_persons_zone_across_summer_time() {
         (None, "add task k 2027-01-15", "2027-01-15T23:59:00Z"),
     ];
     for (zone, message, due) in cases {
-        let task = task_of(&chat_ok(&app, &user, zone, message).await);
+        let answer = chat_ok(&app, &user, zone, message).await;
+        let task = task_of(&answer);
         assert_eq!(task.due_at, Some(utc(due)), "{zone:?} {message:?}");
         assert_eq!(task.title.len(), 1, "{message:?}: the date left the title, {:?}", task.title);
     }
+    // The answer gives the date as the person's clock reads it, not the UTC one.
+    let answer = chat_ok(&app, &user, Some("America/New_York"), "add task late 2027-01-15").await;
+    assert!(answer.response.ends_with("late (due 2027-01-15)."), "{}", answer.response);
     let moved = chat_ok(&app, &user, Some("Asia/Kolkata"), "move task 1 to 2027-02-01 at 9am").await;
     assert_eq!(task_of(&moved).due_at, Some(utc("2027-02-01T03:30:00Z")));
 }
