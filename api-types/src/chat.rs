@@ -5,13 +5,20 @@ use serde_json::Value;
 /// `POST /api/{user_id}/chat`: one turn. Without `conversation_id` a new conversation starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"message": "remind me to pay the bills on Friday, high priority"})))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"message": "remind me to pay the bills on Friday at 5pm, high priority", "time_zone": "Europe/Paris"})))]
 pub struct ChatRequest {
     #[serde(default)]
     pub conversation_id: Option<String>,
     /// What the person wrote, 1 to 4000 characters; newline and tab allowed, no other control
     /// characters.
     pub message: String,
+    /// The person's IANA time zone (`Europe/Paris`), as the browser reports it
+    /// (`Intl.DateTimeFormat().resolvedOptions().timeZone`): dates in the message, such as
+    /// "tomorrow at 5pm", are read there. Without it, UTC. A zone PostgreSQL does not know is
+    /// a 422 naming `time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "Europe/Paris", max_length = 64))]
+    pub time_zone: Option<String>,
 }
 
 /// The assistant's answer to one turn, and every tool it ran to get there.

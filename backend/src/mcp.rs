@@ -2,7 +2,13 @@
 //! (streamable HTTP, rmcp). Same tool definitions and the same `tools::execute` as the chat;
 //! every request needs the same bearer token as the REST API and acts for that user only.
 
-use crate::{agent::tools, auth::AuthUser, error::ApiError, routes::MAX_BODY_BYTES, state::AppState};
+use crate::{
+    agent::{clock::Clock, tools},
+    auth::AuthUser,
+    error::ApiError,
+    routes::MAX_BODY_BYTES,
+    state::AppState,
+};
 use axum::{
     Router,
     extract::{Request, State},
@@ -72,7 +78,7 @@ impl ServerHandler for TaskTools {
             .cloned()
             .ok_or_else(|| McpError::invalid_request("not authenticated", None))?;
         let arguments = Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let result = match tools::execute(&self.state.pool, user.id, &request.name, &arguments).await {
+        let result = match tools::execute(&self.state.pool, user.id, &Clock::utc(), &request.name, &arguments).await {
             Ok(value) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
                 result.structured_content = Some(value);

@@ -3,6 +3,7 @@
 //! assistant message, tool call and tool result as it happens, answer. Nothing lives in
 //! memory between turns, so any replica continues any conversation.
 
+pub mod clock;
 pub mod model;
 pub mod offline;
 pub mod tools;
@@ -13,6 +14,7 @@ use crate::{
     store::conversations::{self, StoredMessage, StoredToolCall},
 };
 use api_types::{ChatResponse, ToolCallRecord};
+use clock::Clock;
 use model::{ModelClient, ModelError, wire_message};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -22,7 +24,18 @@ const SYSTEM_PROMPT: &str = "You are the assistant of todo-chatbot, a todo app. 
 only through the tools add_task, list_tasks, complete_task, delete_task and update_task. When the user names \
 a task instead of giving its id, call list_tasks first to find it, then act on the right id. Never invent \
 task ids. If a tool returns ok=false, explain the problem briefly. Keep answers short and friendly. \
-Dates are YYYY-MM-DD or RFC 3339 timestamps.";
+For due_at, pass the user's own words for the date and time (\"tomorrow at 5pm\", \"next friday\", \
+\"in 3 days\", \"Dec 24 at 17:00\"): the tool reads them in the user's time zone. YYYY-MM-DD (the end of that \
+day) and RFC 3339 timestamps work too.";
+
+/// The system prompt with the person's date, time and zone, so the model can reason about "Friday".
+fn system_prompt(clock: &Clock) -> String {
+    format!(
+        "{SYSTEM_PROMPT} Now it is {} in the user's time zone, {}.",
+        clock.now().format("%A %Y-%m-%d %H:%M"),
+        clock.zone_name()
+    )
+}
 
 /// Who answers the chat.
 #[derive(Debug, Clone)]
@@ -162,9 +175,10 @@ async fn run_tool(
     pool: &PgPool,
     conversation: Uuid,
     owner: Uuid,
+    clock: &Clock,
     call: &StoredToolCall,
 ) -> Result<ToolCallRecord, ApiError> {
-    let result = match tools::execute(pool, owner, &call.name, &call.arguments).await {
+    let result = match tools::execute(pool, owner, clock, &call.name, &call.arguments).await {
         Ok(value) => value,
         Err(tools::ToolError::Database(error)) => return Err(error.into()),
         Err(error) => tools::failure(&error),
@@ -199,14 +213,15 @@ async fn refuse_tool(
 }
 
 impl Assistant {
-    /// One chat turn for `owner`. The person's message is stored before the assistant runs,
-    /// so it survives a model failure.
+    /// One chat turn for `owner`, whose dates are read on `clock`. The person's message is
+    /// stored before the assistant runs, so it survives a model failure.
     pub async fn turn(
         &self,
         pool: &PgPool,
         owner: Uuid,
         conversation_id: Option<Uuid>,
         message: &MessageText,
+        clock: &Clock,
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
         let conversation = match conversation_id {
@@ -216,7 +231,7 @@ impl Assistant {
         // Everything below runs alone on this conversation: a second turn would store its
         // messages between this turn's tool call and its result, which no model accepts.
         let lease = TurnLease::take(pool, owner, conversation, limits.turn_lease).await?;
-        let result = self.turn_alone(pool, owner, conversation, message, limits).await;
+        let result = self.turn_alone(pool, owner, conversation, message, clock, limits).await;
         lease.release().await;
         result
     }
@@ -227,6 +242,7 @@ impl Assistant {
         owner: Uuid,
         conversation: Uuid,
         message: &MessageText,
+        clock: &Clock,
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
         let history: Vec<StoredMessage> =
@@ -235,11 +251,11 @@ impl Assistant {
         record(pool, conversation, &user_message).await?;
 
         let (response, tool_calls) = match self {
-            Assistant::Offline => Self::offline_turn(pool, conversation, owner, message.as_str()).await?,
+            Assistant::Offline => Self::offline_turn(pool, conversation, owner, clock, message.as_str()).await?,
             Assistant::Model(model) => {
                 let mut transcript = replayable(&history, limits.history_messages);
                 transcript.push(user_message);
-                Self::model_turn(model, pool, conversation, owner, transcript, limits).await?
+                Self::model_turn(model, pool, conversation, owner, clock, transcript, limits).await?
             }
         };
         Ok(ChatResponse { conversation_id: conversation.to_string(), response, tool_calls })
@@ -249,10 +265,10 @@ impl Assistant {
         pool: &PgPool,
         conversation: Uuid,
         owner: Uuid,
+        clock: &Clock,
         message: &str,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
-        let today = chrono::Utc::now().date_naive();
-        let (text, records) = match offline::plan(message, today) {
+        let (text, records) = match offline::plan(message, clock.now()) {
             offline::Plan::Say(text) => (text, Vec::new()),
             offline::Plan::Call { name, arguments } => {
                 // Stored exactly like a model's tool call, so a model configured later can
@@ -264,7 +280,7 @@ impl Assistant {
                 };
                 record(pool, conversation, &StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] })
                     .await?;
-                let record = run_tool(pool, conversation, owner, &call).await?;
+                let record = run_tool(pool, conversation, owner, clock, &call).await?;
                 (offline::describe(name, &arguments, &record.result), vec![record])
             }
         };
@@ -277,14 +293,16 @@ impl Assistant {
         pool: &PgPool,
         conversation: Uuid,
         owner: Uuid,
+        clock: &Clock,
         mut transcript: Vec<StoredMessage>,
         limits: ChatLimits,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
         let definitions = tools::definitions();
         let mut records = Vec::new();
         let mut destructive = 0;
+        let system = system_prompt(clock);
         for round in 0..=limits.max_tool_rounds {
-            let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
+            let mut messages = vec![json!({"role": "system", "content": system})];
             messages.extend(transcript.iter().map(wire_message));
             let reply =
                 model.complete(&messages, &definitions).await.map_err(|error| model_failure(error, &records))?;
@@ -322,7 +340,7 @@ impl Assistant {
                     Some(reason) => refuse_tool(pool, conversation, call, &reason).await?,
                     None => {
                         destructive += u32::from(tools::is_destructive(&call.name));
-                        run_tool(pool, conversation, owner, call).await?
+                        run_tool(pool, conversation, owner, clock, call).await?
                     }
                 };
                 transcript.push(StoredMessage::Tool {

@@ -2,11 +2,13 @@
 //! store functions as the REST API: there is no second implementation of a task rule. The
 //! owner always comes from the verified token, never from the arguments.
 
+use super::clock::Clock;
 use crate::{
-    domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter},
+    domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter, when},
     store::tasks,
 };
 use api_types::{NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
+use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -17,6 +19,12 @@ pub const LIST_TASKS: &str = "list_tasks";
 pub const COMPLETE_TASK: &str = "complete_task";
 pub const DELETE_TASK: &str = "delete_task";
 pub const UPDATE_TASK: &str = "update_task";
+
+/// What `due_at` takes, for the model and for MCP clients.
+pub const DUE_DESCRIPTION: &str = "Due date: an RFC 3339 timestamp, YYYY-MM-DD (the end of that day, 23:59), \
+or the user's own words such as \"tomorrow at 5pm\", \"next friday\", \"in 3 days\", \"on the 5th\", \
+\"Dec 24 at 17:00\"; dates without an offset are read in the user's time zone (UTC over MCP); \
+null clears it";
 
 /// Whether a tool destroys something the person cannot get back (an update keeps the task).
 pub fn is_destructive(name: &str) -> bool {
@@ -43,7 +51,7 @@ pub fn definitions() -> Vec<Value> {
     let tags = json!({"type": "array", "items": {"type": "string", "maxLength": 32}, "maxItems": 10,
                       "description": "Short labels such as work or home"});
     let due = json!({"type": ["string", "null"],
-                     "description": "Due date: RFC 3339 timestamp or YYYY-MM-DD (end of that day, UTC); null clears it"});
+                     "description": DUE_DESCRIPTION});
     let task_ref = json!({"task_id": {"type": "integer", "description": "The task's id, when known"},
                           "title": {"type": "string", "description": "Part of the task's title, when the id is not known; must match exactly one task"}});
     let function = |name: &str, description: &str, parameters: Value| json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}});
@@ -150,9 +158,15 @@ fn parse_args<'a, T: Deserialize<'a>>(name: &str, arguments: &'a str) -> Result<
         .map_err(|error| ToolError::Invalid(format!("invalid arguments for {name}: {error}")))
 }
 
-/// A due date as the model writes it; the domain's rules, the tool's error.
-fn parse_due(raw: &str) -> Result<DueAt, ToolError> {
-    DueAt::parse_text(raw).map_err(|message| ToolError::Invalid(format!("due_at: {message}")))
+/// A due date as the model (or the offline assistant) writes it: an RFC 3339 instant as it is,
+/// anything else as words read on the person's clock; the domain's rules, the tool's error.
+async fn parse_due(pool: &PgPool, clock: &Clock, raw: &str) -> Result<DueAt, ToolError> {
+    let invalid = |message: String| ToolError::Invalid(format!("due_at: {message}"));
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw.trim()) {
+        return DueAt::parse(at.to_utc()).map_err(invalid);
+    }
+    let wall = when::parse(raw, clock.now()).map_err(|error| invalid(error.to_string()))?.wall_time();
+    DueAt::parse(clock.instant(pool, wall).await?).map_err(invalid)
 }
 
 fn field_errors(errors: crate::domain::FieldErrors) -> ToolError {
@@ -181,13 +195,21 @@ async fn resolve(pool: &PgPool, owner: Uuid, reference: &TaskRef) -> Result<Task
     }
 }
 
-/// Runs tool `name` for `owner` and returns its JSON result.
-pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) -> Result<Value, ToolError> {
+/// Runs tool `name` for `owner`, whose dates are read on `clock`, and returns its JSON result.
+pub async fn execute(
+    pool: &PgPool,
+    owner: Uuid,
+    clock: &Clock,
+    name: &str,
+    arguments: &str,
+) -> Result<Value, ToolError> {
     match name {
         ADD_TASK => {
             let args: AddArgs = parse_args(name, arguments)?;
-            let due_at = args.due_at.as_deref().filter(|d| !d.trim().is_empty());
-            let due_at = due_at.map(|raw| parse_due(raw).map(DueAt::get)).transpose()?;
+            let due_at = match args.due_at.as_deref().filter(|d| !d.trim().is_empty()) {
+                Some(raw) => Some(parse_due(pool, clock, raw).await?.get()),
+                None => None,
+            };
             let input = NewTask {
                 title: args.title,
                 description: args.description,
@@ -237,7 +259,7 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
                 None => None,
                 Some(None) => Some(None),
                 Some(Some(raw)) if raw.trim().is_empty() => Some(None),
-                Some(Some(raw)) => Some(Some(parse_due(&raw)?.get())),
+                Some(Some(raw)) => Some(Some(parse_due(pool, clock, &raw).await?.get())),
             };
             let patch = TaskPatch {
                 title: args.new_title,
@@ -277,10 +299,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_bad_due_date_names_the_argument() {
-        assert_eq!(parse_due("2030-01-02").unwrap().get().to_rfc3339(), "2030-01-02T23:59:00+00:00");
-        let error = parse_due("-5000-01-01").unwrap_err().to_string();
+    /// Never connects: a UTC clock converts without the database.
+    fn no_database() -> PgPool {
+        sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap()
+    }
+
+    #[tokio::test]
+    async fn due_dates_are_instants_dates_or_words_and_a_bad_one_names_the_argument() {
+        let (pool, clock) = (no_database(), Clock::fixed_utc(chrono::DateTime::UNIX_EPOCH.naive_utc()));
+        let due = async |raw: &str| parse_due(&pool, &clock, raw).await.map(|at| at.get().to_rfc3339());
+        assert_eq!(due("2030-01-02").await.unwrap(), "2030-01-02T23:59:00+00:00");
+        assert_eq!(due(" 2030-01-02T10:00:00+02:00 ").await.unwrap(), "2030-01-02T08:00:00+00:00");
+        assert_eq!(due("tomorrow at 5pm").await.unwrap(), "1970-01-02T17:00:00+00:00");
+        assert_eq!(due("2030-01-02 17:30").await.unwrap(), "2030-01-02T17:30:00+00:00");
+        let error = due("9999-12-31T23:59:59-01:00").await.unwrap_err().to_string();
         assert!(error.starts_with("due_at: must be from 0001-01-01T00:00:00Z"), "{error}");
+        for bad in ["friday-ish", "-5000-01-01", "0000-06-01", "+10000-01-01", "feb 30", "in 99999999 days"] {
+            let error = due(bad).await.unwrap_err().to_string();
+            assert!(error.starts_with("due_at: "), "{bad:?}: {error}");
+        }
     }
 }

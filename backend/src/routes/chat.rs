@@ -5,9 +5,12 @@ use super::{
     responses::{ById, JsonBody, OwnUser, RateLimited, Unavailable},
 };
 use crate::{
-    agent::Assistant,
+    agent::{
+        Assistant,
+        clock::{Clock, ClockError},
+    },
     auth::OwnedPath,
-    domain::MessageText,
+    domain::{MessageText, ZoneName},
     error::ApiError,
     state::AppState,
     store::{chat_rate, conversations},
@@ -49,11 +52,20 @@ pub async fn chat(
 ) -> Result<axum::Json<ChatResponse>, ApiError> {
     let message = MessageText::parse(&request.message).map_err(|message| ApiError::invalid("message", message))?;
     let conversation = request.conversation_id.as_deref().map(conversation_id).transpose()?;
+    let zone = request.time_zone.as_deref().map(ZoneName::parse).transpose();
+    let zone = zone.map_err(|message| ApiError::invalid("time_zone", message))?;
+    // Before the turn counts or stores anything: a zone that does not exist is the client's
+    // mistake, told as such.
+    let clock = Clock::of(&state.pool, zone).await.map_err(|error| match error {
+        ClockError::UnknownZone(_) => ApiError::invalid("time_zone", error.to_string()),
+        ClockError::Database(error) => error.into(),
+    })?;
     // Every turn may call the model: counted per user, where every replica sees the count.
     if let Some(retry_after) = chat_rate::take(&state.pool, user.id, state.chat_limits.rate_per_minute.get()).await? {
         return Err(ApiError::RateLimited(retry_after));
     }
-    let response = state.assistant.turn(&state.pool, user.id, conversation, &message, state.chat_limits).await?;
+    let response =
+        state.assistant.turn(&state.pool, user.id, conversation, &message, &clock, state.chat_limits).await?;
     Ok(axum::Json(response))
 }
 

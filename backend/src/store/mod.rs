@@ -6,3 +6,4 @@ pub mod chat_rate;
 pub mod conversations;
 pub mod tasks;
 pub mod users;
+pub mod zones;

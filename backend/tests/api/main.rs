@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod dates;
 mod health;
 mod helpers;
 mod hostile_input;

@@ -94,7 +94,7 @@ pub fn ChatPanel() -> Element {
         input.set(String::new());
         turns.write().push(Turn { from_user: true, text: text.clone(), tool_calls: Vec::new(), failed: false });
         pending.set(true);
-        let request = ChatRequest { conversation_id: conversation(), message: text.clone() };
+        let request = ChatRequest { conversation_id: conversation(), message: text.clone(), time_zone: time::zone() };
         spawn(async move {
             match api::chat(&credentials, &request).await {
                 Ok(answer) => {

@@ -48,6 +48,15 @@ pub fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }
 
+/// The browser's IANA time zone ("Europe/Paris"), sent with each chat message so that the
+/// assistant reads "tomorrow at 5pm" where the person is. A browser that cannot tell says
+/// "Etc/Unknown", which no server knows: then none is sent, and the server reads UTC.
+pub fn zone() -> Option<String> {
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+    let zone = js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into()).ok()?.as_string()?;
+    (zone != "Etc/Unknown").then_some(zone)
+}
+
 /// The browser's current UTC offset.
 fn local_offset() -> FixedOffset {
     // getTimezoneOffset is minutes *behind* UTC.
