@@ -251,7 +251,9 @@ impl Assistant {
         record(pool, conversation, &user_message).await?;
 
         let (response, tool_calls) = match self {
-            Assistant::Offline => Self::offline_turn(pool, conversation, owner, clock, message.as_str()).await?,
+            Assistant::Offline => {
+                Self::offline_turn(pool, conversation, owner, clock, message.as_str(), limits).await?
+            }
             Assistant::Model(model) => {
                 let mut transcript = replayable(&history, limits.history_messages);
                 transcript.push(user_message);
@@ -267,23 +269,40 @@ impl Assistant {
         owner: Uuid,
         clock: &Clock,
         message: &str,
+        limits: ChatLimits,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
-        let (text, records) = match offline::plan(message, clock.now()) {
-            offline::Plan::Say(text) => (text, Vec::new()),
-            offline::Plan::Call { name, arguments } => {
-                // Stored exactly like a model's tool call, so a model configured later can
-                // replay this conversation.
-                let call = StoredToolCall {
-                    id: format!("offline_{}", Uuid::new_v4().simple()),
-                    name: name.to_owned(),
-                    arguments: arguments.to_string(),
-                };
-                record(pool, conversation, &StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] })
-                    .await?;
-                let record = run_tool(pool, conversation, owner, clock, &call).await?;
-                (offline::describe(name, &arguments, &record.result), vec![record])
+        let mut sentences = Vec::new();
+        let mut records = Vec::new();
+        let mut destructive = 0;
+        for step in offline::plan_steps(message, clock.now()) {
+            match step {
+                offline::Plan::Say(text) => sentences.push(text),
+                offline::Plan::Call { name, .. }
+                    if tools::is_destructive(name) && destructive >= limits.max_destructive_calls_per_turn =>
+                {
+                    sentences.push(format!(
+                        "I did not run {name}: at most {} deletions run per message; ask again in a new message.",
+                        limits.max_destructive_calls_per_turn
+                    ));
+                }
+                offline::Plan::Call { name, arguments } => {
+                    destructive += u32::from(tools::is_destructive(name));
+                    // Stored exactly like a model's tool call, so a model configured later can
+                    // replay this conversation.
+                    let call = StoredToolCall {
+                        id: format!("offline_{}", Uuid::new_v4().simple()),
+                        name: name.to_owned(),
+                        arguments: arguments.to_string(),
+                    };
+                    let asked = StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] };
+                    record(pool, conversation, &asked).await?;
+                    let record = run_tool(pool, conversation, owner, clock, &call).await?;
+                    sentences.push(offline::describe(name, &arguments, &record.result));
+                    records.push(record);
+                }
             }
-        };
+        }
+        let text = sentences.join("\n");
         answer(pool, conversation, &text).await?;
         Ok((text, records))
     }
