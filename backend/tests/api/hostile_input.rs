@@ -4,7 +4,10 @@
 
 use crate::helpers::{TestApp, TestUser, spawn_app};
 use api_types::{ErrorBody, Task};
-use backend::agent::tools::{self, ToolError};
+use backend::{
+    agent::tools::{self, ToolError},
+    store::changes::Origin,
+};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
@@ -196,14 +199,22 @@ async fn the_chat_tools_refuse_what_the_rest_api_refuses() {
         ("complete_task", json!({"title": "Keep\u{0}"})),
         ("delete_task", json!({"title": "\u{0}"})),
         ("delete_task", json!({"task_id": "1"})),
+        ("undo_last_change", json!({"change_id": 1})),
+        ("undo_last_change", json!({})),
     ];
     let raw = [
         ("delete_task", r#"{"task_id": 99999999999999999999}"#.to_owned()),
         ("list_tasks", r#"{"limit": 4294967296}"#.to_owned()),
     ];
     let cases = cases.into_iter().map(|(name, arguments)| (name, arguments.to_string())).chain(raw);
+    let caller = tools::Caller {
+        pool: &app.pool,
+        owner: owner(&user),
+        origin: Origin { conversation: None, tool_call_id: None, batch: uuid::Uuid::new_v4() },
+        undo_window: std::time::Duration::from_secs(60),
+    };
     for (name, arguments) in cases {
-        match tools::execute(&app.pool, owner(&user), name, &arguments).await {
+        match tools::execute(&caller, name, &arguments).await {
             Err(ToolError::Invalid(_) | ToolError::NotFound(_)) => {}
             other => panic!("{name} {arguments}: {other:?}"),
         }

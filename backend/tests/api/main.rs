@@ -14,3 +14,4 @@ mod rate_limits;
 mod sessions;
 mod task_pages;
 mod tasks;
+mod undo;
