@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// An app whose assistant is the scripted fake model, which refuses (400) any request a real
 /// server would refuse.
-async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
+pub(crate) async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
     spawn_with_model_and(fake, |config| config.chat_max_tool_rounds = max_tool_rounds).await
 }
 

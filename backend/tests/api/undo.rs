@@ -1,9 +1,11 @@
 //! Undo: every change a tool makes, from the chat (offline assistant or a model) or MCP, is
 //! recorded and can be reverted, per change or per turn, exactly once, within the window.
 
-use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with};
+use crate::{
+    chat::spawn_with_model,
+    helpers::{TestApp, TestUser, spawn_app},
+};
 use api_types::{ChangeKind, ChatMessage, ChatResponse, ErrorBody, Task, TaskPage, UndoResponse};
-use backend::agent::model::ModelSettings;
 use fake_model::FakeModel;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -140,25 +142,10 @@ async fn saying_undo_reverts_the_previous_turn_and_then_the_one_before() {
     assert_eq!(tasks_of(&app, &user).await.len(), 1);
 }
 
-async fn spawn_with_model(fake: &FakeModel) -> Option<TestApp> {
-    let mut config = config_for(fresh_database().await?);
-    config.model = Some(ModelSettings {
-        api_key: "test-key".into(),
-        base_url: fake.base_url(),
-        model: "fake-model".into(),
-        timeout: Duration::from_secs(1),
-        max_retries: 1,
-        temperature: None,
-    });
-    let app = spawn_app_with(config).await;
-    app.wait_until_ready().await;
-    Some(app)
-}
-
 #[tokio::test]
 async fn a_models_turn_is_undone_as_a_whole_and_the_model_can_undo_too() {
     let fake = FakeModel::start().await;
-    let Some(app) = spawn_with_model(&fake).await else { return };
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
     let user = app.sign_up().await;
     let old = app.create_task(&user, json!({"title": "Old report", "tags": ["work"]})).await;
     let kept = app.create_task(&user, json!({"title": "Keep me"})).await;
