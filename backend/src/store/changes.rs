@@ -122,7 +122,8 @@ pub async fn undo_change(
 }
 
 /// Undoes the newest batch of changes, still undoable, in `conversation` (`None`: made
-/// through MCP), other than `except` (the turn asking).
+/// through MCP, which has no tool call id; a deleted conversation's changes have none
+/// either, but keep theirs), other than `except` (the turn asking).
 pub async fn undo_last(
     pool: &PgPool,
     owner: Uuid,
@@ -133,7 +134,7 @@ pub async fn undo_last(
     let mut tx = pool.begin().await?;
     let batch: Option<Uuid> = sqlx::query_scalar(
         "SELECT batch_id FROM task_changes WHERE user_id = $1 AND conversation_id IS NOT DISTINCT FROM $2 \
-         AND undone_at IS NULL AND created_at > now() - make_interval(secs => $3) \
+         AND ($2 IS NOT NULL OR tool_call_id IS NULL) AND undone_at IS NULL AND created_at > now() - make_interval(secs => $3) \
          AND batch_id IS DISTINCT FROM $4 ORDER BY id DESC LIMIT 1",
     )
     .bind(owner)

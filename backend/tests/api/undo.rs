@@ -215,6 +215,10 @@ async fn mcp(app: &TestApp, user: &TestUser, name: &str, arguments: Value) -> Va
 async fn mcp_changes_are_recorded_and_undone_by_id_or_by_its_undo_tool() {
     let Some(app) = spawn_app().await else { return };
     let user = app.sign_up().await;
+    // A chat change whose conversation is deleted is no MCP change to undo.
+    let chatted = chat(&app, &user, None, "add task from the chat").await;
+    let path = format!("/api/{}/conversations/{}", user.id, chatted.conversation_id);
+    assert_eq!(app.authed(Method::DELETE, &path, &user).send().await.unwrap().status(), 204);
     let added = mcp(&app, &user, "add_task", json!({"title": "From an agent"})).await;
     let id = added["task"]["id"].as_i64().unwrap();
     let updated = mcp(&app, &user, "update_task", json!({"task_id": id, "new_title": "Renamed by an agent"})).await;
@@ -224,16 +228,23 @@ async fn mcp_changes_are_recorded_and_undone_by_id_or_by_its_undo_tool() {
     // The MCP undo tool reverts the newest MCP call: the completion.
     let undone = mcp(&app, &user, "undo_last_change", json!({})).await;
     assert_eq!(undone["undone"][0]["kind"], "complete", "{undone}");
-    assert!(!tasks_of(&app, &user).await[0].completed);
+    let agents = |tasks: Vec<Task>| tasks.into_iter().find(|task| task.id == id);
+    assert!(!agents(tasks_of(&app, &user).await).unwrap().completed);
     // Then the rename, by its id through REST.
     undo_ok(&app, &user, updated["change_id"].as_i64().unwrap()).await;
-    assert_eq!(tasks_of(&app, &user).await[0].title, "From an agent");
+    assert_eq!(agents(tasks_of(&app, &user).await).unwrap().title, "From an agent");
 
     let deleted = mcp(&app, &user, "delete_task", json!({"task_id": id})).await;
-    assert!(tasks_of(&app, &user).await.is_empty());
+    assert_eq!(agents(tasks_of(&app, &user).await), None);
     undo_ok(&app, &user, deleted["change_id"].as_i64().unwrap()).await;
-    assert_eq!(tasks_of(&app, &user).await[0].id, id);
+    assert_eq!(agents(tasks_of(&app, &user).await).unwrap().title, "From an agent");
     undo_ok(&app, &user, added["change_id"].as_i64().unwrap()).await;
+    let nothing = mcp(&app, &user, "undo_last_change", json!({})).await;
+    assert_eq!(nothing["ok"], false, "{nothing}");
+    let left: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|task| task.title).collect();
+    assert_eq!(left, ["from the chat"]);
+    // Still undoable by its id, the conversation gone.
+    undo_ok(&app, &user, change_of(&chatted)).await;
     assert!(tasks_of(&app, &user).await.is_empty());
 }
 
