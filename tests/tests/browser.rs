@@ -383,6 +383,33 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Undo from the chat: a task the assistant added goes away again with its chip's Undo button,
+    // and the chip says it is undone.
+    css(client, "#chat-input").await?.send_keys(&format!("add task undo me soon{}", char::from(Key::Enter))).await?;
+    task_row(client, "undo me soon").await?;
+    let undo_button = "[...document.querySelectorAll('.chip')].find(c => c.textContent.includes('undo me soon'))\
+                       ?.querySelector('button.undo')";
+    wait_until(client, "the Undo button of the new chip", &format!("return {undo_button} ? true : null")).await?;
+    client.execute(&format!("{undo_button}.click()"), Vec::new()).await?;
+    wait_until(
+        client,
+        "the chip marked undone",
+        "return [...document.querySelectorAll('.chip.undone')].find(c => c.textContent.includes('undo me soon')) ? true : null",
+    )
+    .await?;
+    let page: api_types::TaskPage =
+        http.get(format!("{url}/api/{user_id}/tasks")).bearer_auth(token).send().await?.json().await?;
+    ensure!(
+        page.total == 2 && page.items.iter().all(|task| task.title != "undo me soon"),
+        "the undone task is gone: {page:?}"
+    );
+    wait_until(
+        client,
+        "the task list without the undone task",
+        "return [...document.querySelectorAll('.task-title')].some(t => t.textContent.includes('undo me soon')) ? null : true",
+    )
+    .await?;
+
     // A reload keeps the session and shows the tick.
     client.refresh().await?;
     let kubernetes = task_row(client, "test Kubernetes deployment").await?;

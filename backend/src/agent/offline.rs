@@ -2,7 +2,7 @@
 //! the box. A deterministic parser for the common commands that calls the same tools as the
 //! model would, and says plainly when it does not understand.
 
-use super::tools::{ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, UPDATE_TASK};
+use super::tools::{ADD_TASK, COMPLETE_TASK, DELETE_TASK, LIST_TASKS, UNDO_LAST_CHANGE, UPDATE_TASK};
 use crate::domain::when::{self, NotADate};
 use chrono::NaiveDateTime;
 use regex_lite::Regex;
@@ -16,7 +16,8 @@ pub const HELP: &str = "I'm the offline assistant (no AI model is configured). I
 - \"complete task 3\" or \"I finished the report\"; \"reopen task 3\"\n\
 - \"delete task 3\" or \"delete the meeting task\"\n\
 - \"rename task 3 to Call Alice\", \"set priority of task 3 to low\", \"move task 3 to next friday at 9am\"\n\
-- several at once: \"complete task 3 and delete task 4\", \"add buy eggs and add buy bread, then show my tasks\"";
+- several at once: \"complete task 3 and delete task 4\", \"add buy eggs and add buy bread, then show my tasks\"\n\
+- \"undo\" reverts what my previous answer changed";
 
 pub const DECLINE: &str = "Sorry, I didn't understand that. I'm the offline assistant, so I only know a few commands: \
 adding, listing, completing, deleting and updating tasks. Type \"help\" to see examples.";
@@ -39,6 +40,7 @@ macro_rules! pattern {
 }
 
 pattern!(HELP_RE, r"^(help|\?|what can you do|how does this work|commands)$");
+pattern!(UNDO_RE, r"^(?:please\s+)?undo(?:\s+(?:that|it|this|the last change|the last one|my last change))?$");
 pattern!(
     ADD_RE,
     r"^(?:please\s+)?(?:add|create|new|remind me to|remind me|todo:?|i need to|i have to)\s+(?:a\s+)?(?:new\s+)?(?:task\b\s*)?(?:to\s+|:\s*|called\s+|named\s+)?(.+)$"
@@ -185,6 +187,9 @@ pub fn plan(message: &str, now: NaiveDateTime) -> Plan {
     if HELP_RE.is_match(&lower) {
         return Plan::Say(HELP.to_owned());
     }
+    if UNDO_RE.is_match(&lower) {
+        return call(UNDO_LAST_CHANGE, json!({}));
+    }
     if let Some(found) = RENAME_RE.captures(original.to_lowercase().as_str())
         && let Some(task_id) = found.get(1).and_then(|m| id(m.as_str()))
     {
@@ -289,6 +294,18 @@ pub fn describe(name: &str, arguments: &Value, result: &Value) -> String {
         COMPLETE_TASK => format!("Marked task {} as not done.", task_line(&result["task"], None)),
         DELETE_TASK => format!("Deleted task {}.", task_line(&result["deleted"], None)),
         UPDATE_TASK => format!("Updated task {}.", task_line(&result["task"], local_due)),
+        UNDO_LAST_CHANGE => {
+            let undone = result["undone"].as_array().cloned().unwrap_or_default();
+            let lines: Vec<String> = undone
+                .iter()
+                .map(|change| match (change["kind"].as_str(), change["task"].is_null()) {
+                    (_, true) => format!("removed task {}", change["task_id"]),
+                    (Some("delete"), false) => format!("restored task {}", task_line(&change["task"], None)),
+                    _ => format!("put task {} back as it was", task_line(&change["task"], None)),
+                })
+                .collect();
+            format!("Undone: {}.", lines.join("; "))
+        }
         LIST_TASKS => {
             let tasks = result["tasks"].as_array().cloned().unwrap_or_default();
             let status = arguments["status"].as_str().unwrap_or("all");
@@ -408,6 +425,9 @@ mod tests {
             ("set priority of task 4 to low", call(UPDATE_TASK, json!({"task_id": 4, "priority": "low"}))),
             ("make task 4 high priority", call(UPDATE_TASK, json!({"task_id": 4, "priority": "high"}))),
             ("move task 4 to monday", call(UPDATE_TASK, json!({"task_id": 4, "due_at": "2026-11-30"}))),
+            ("undo", call(UNDO_LAST_CHANGE, json!({}))),
+            ("Undo that!", call(UNDO_LAST_CHANGE, json!({}))),
+            ("undo the last change", call(UNDO_LAST_CHANGE, json!({}))),
         ];
         for (sentence, expected) in table {
             assert_eq!(plan(sentence, now()), expected, "{sentence:?}");

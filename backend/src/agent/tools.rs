@@ -1,17 +1,22 @@
-//! The five tools the assistant manages tasks with. They call the same domain parsers and
+//! The six tools the assistant manages tasks with. They call the same domain parsers and
 //! store functions as the REST API: there is no second implementation of a task rule. The
-//! owner always comes from the verified token, never from the arguments.
+//! owner always comes from the verified token, never from the arguments. Every change a tool
+//! makes is recorded (`store::changes`) in the same transaction, so that it can be undone.
 
 use super::clock::Clock;
 use crate::{
     domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter, when},
-    store::tasks,
+    store::{
+        changes::{self, Origin, UndoError},
+        tasks,
+    },
 };
-use api_types::{NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
+use api_types::{ChangeKind, NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
 use uuid::Uuid;
 
 pub const ADD_TASK: &str = "add_task";
@@ -19,6 +24,20 @@ pub const LIST_TASKS: &str = "list_tasks";
 pub const COMPLETE_TASK: &str = "complete_task";
 pub const DELETE_TASK: &str = "delete_task";
 pub const UPDATE_TASK: &str = "update_task";
+pub const UNDO_LAST_CHANGE: &str = "undo_last_change";
+
+/// Who a tool runs for, and where its changes are recorded.
+#[derive(Debug, Clone)]
+pub struct Caller<'a> {
+    pub pool: &'a PgPool,
+    /// From the verified token.
+    pub owner: Uuid,
+    pub origin: Origin,
+    /// How long a change stays undoable.
+    pub undo_window: Duration,
+    /// The person's time zone and local time, for the dates they write.
+    pub clock: &'a Clock,
+}
 
 /// What `due_at` takes, for the model and for MCP clients.
 pub const DUE_DESCRIPTION: &str = "Due date: an RFC 3339 timestamp, YYYY-MM-DD (the end of that day, 23:59), \
@@ -100,6 +119,15 @@ pub fn definitions() -> Vec<Value> {
                 "priority": priority, "tags": tags, "due_at": due,
                 "completed": {"type": "boolean"}}))}),
         ),
+        function(
+            UNDO_LAST_CHANGE,
+            "Undo the task changes (adds, updates, completions, deletions) made by the previous request in this \
+             conversation (over MCP: by the previous tool call that changed a task), restoring the tasks exactly \
+             as they were; a deleted task comes back with its id. Call it when the user says undo, or that the \
+             last change was a mistake. Calling it again undoes the request before that. It fails without \
+             changing anything if a task was changed since.",
+            json!({"type": "object", "additionalProperties": false, "properties": {}}),
+        ),
     ]
 }
 
@@ -120,6 +148,10 @@ struct ListArgs {
     search: Option<String>,
     limit: Option<u32>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
 
 #[derive(Debug, Default, Deserialize)]
 struct TaskRef {
@@ -195,14 +227,42 @@ async fn resolve(pool: &PgPool, owner: Uuid, reference: &TaskRef) -> Result<Task
     }
 }
 
-/// Runs tool `name` for `owner`, whose dates are read on `clock`, and returns its JSON result.
-pub async fn execute(
-    pool: &PgPool,
-    owner: Uuid,
-    clock: &Clock,
-    name: &str,
-    arguments: &str,
-) -> Result<Value, ToolError> {
+/// Records a change in the transaction that made it, commits both, and answers with the
+/// task and the change's id (`change_id`, what the undo routes take).
+async fn commit_change(
+    caller: &Caller<'_>,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    kind: ChangeKind,
+    before: Option<&Task>,
+    after: Option<&Task>,
+) -> Result<i64, ToolError> {
+    let id = changes::record(&mut tx, caller.owner, &caller.origin, kind, before, after).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The task `reference` names, locked for the change about to be made: `before` as it was
+/// when the change was made, not when it was looked up.
+async fn lock(db: &mut PgConnection, owner: Uuid, task: &Task) -> Result<Task, ToolError> {
+    tasks::get_for_update(db, owner, task.id)
+        .await?
+        .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))
+}
+
+impl From<UndoError> for ToolError {
+    fn from(error: UndoError) -> Self {
+        match error {
+            UndoError::Database(error) => ToolError::Database(error),
+            UndoError::NotFound(_) | UndoError::Nothing(_) => ToolError::NotFound(error.to_string()),
+            other => ToolError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Runs tool `name` for the caller, whose dates are read on the caller's clock, and returns its
+/// JSON result.
+pub async fn execute(caller: &Caller<'_>, name: &str, arguments: &str) -> Result<Value, ToolError> {
+    let (pool, owner, clock) = (caller.pool, caller.owner, caller.clock);
     match name {
         ADD_TASK => {
             let args: AddArgs = parse_args(name, arguments)?;
@@ -219,8 +279,10 @@ pub async fn execute(
                 completed: None,
             };
             let draft = TaskDraft::parse(&input).map_err(field_errors)?;
-            let task = tasks::insert(pool, owner, &draft).await?;
-            Ok(json!({"ok": true, "task": task}))
+            let mut tx = pool.begin().await?;
+            let task = tasks::insert(&mut *tx, owner, &draft).await?;
+            let change_id = commit_change(caller, tx, ChangeKind::Add, None, Some(&task)).await?;
+            Ok(json!({"ok": true, "task": task, "change_id": change_id}))
         }
         LIST_TASKS => {
             let args: ListArgs = parse_args(name, arguments)?;
@@ -239,18 +301,23 @@ pub async fn execute(
         COMPLETE_TASK => {
             let args: CompleteArgs = parse_args(name, arguments)?;
             let task = resolve(pool, owner, &args.task).await?;
-            let updated = tasks::set_completed(pool, owner, task.id, Some(args.completed.unwrap_or(true)))
+            let mut tx = pool.begin().await?;
+            let before = lock(&mut tx, owner, &task).await?;
+            let updated = tasks::set_completed(&mut *tx, owner, task.id, Some(args.completed.unwrap_or(true)))
                 .await?
                 .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
-            Ok(json!({"ok": true, "task": updated}))
+            let change_id = commit_change(caller, tx, ChangeKind::Complete, Some(&before), Some(&updated)).await?;
+            Ok(json!({"ok": true, "task": updated, "change_id": change_id}))
         }
         DELETE_TASK => {
             let args: TaskRef = parse_args(name, arguments)?;
             let task = resolve(pool, owner, &args).await?;
-            let deleted = tasks::delete(pool, owner, task.id)
+            let mut tx = pool.begin().await?;
+            let deleted = tasks::delete(&mut *tx, owner, task.id)
                 .await?
                 .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
-            Ok(json!({"ok": true, "deleted": deleted}))
+            let change_id = commit_change(caller, tx, ChangeKind::Delete, Some(&deleted), None).await?;
+            Ok(json!({"ok": true, "deleted": deleted, "change_id": change_id}))
         }
         UPDATE_TASK => {
             let args: UpdateArgs = parse_args(name, arguments)?;
@@ -270,10 +337,26 @@ pub async fn execute(
                 completed: args.completed,
             };
             let changes = TaskChanges::parse(&patch).map_err(field_errors)?;
-            let updated = tasks::update(pool, owner, task.id, &changes)
+            let mut tx = pool.begin().await?;
+            let before = lock(&mut tx, owner, &task).await?;
+            let updated = tasks::update(&mut *tx, owner, task.id, &changes)
                 .await?
                 .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
-            Ok(json!({"ok": true, "task": updated}))
+            if updated == before {
+                // Nothing changed (no fields given): nothing to record or undo.
+                return Ok(json!({"ok": true, "task": updated}));
+            }
+            let change_id = commit_change(caller, tx, ChangeKind::Update, Some(&before), Some(&updated)).await?;
+            Ok(json!({"ok": true, "task": updated, "change_id": change_id}))
+        }
+        UNDO_LAST_CHANGE => {
+            let _: Empty = parse_args(name, arguments)?;
+            let origin = &caller.origin;
+            // In a conversation: its previous turns. Over MCP (no conversation): each call is its
+            // own batch, so the newest MCP change of this user.
+            let except = origin.conversation.map(|_| origin.batch);
+            let undone = changes::undo_last(pool, owner, origin.conversation, except, caller.undo_window).await?;
+            Ok(json!({"ok": true, "undone": undone}))
         }
         other => Err(ToolError::UnknownTool(other.to_owned())),
     }
@@ -292,7 +375,7 @@ mod tests {
     fn every_tool_has_a_schema_object() {
         let names: Vec<String> =
             definitions().iter().map(|d| d["function"]["name"].as_str().unwrap_or_default().to_owned()).collect();
-        assert_eq!(names, [ADD_TASK, LIST_TASKS, COMPLETE_TASK, DELETE_TASK, UPDATE_TASK]);
+        assert_eq!(names, [ADD_TASK, LIST_TASKS, COMPLETE_TASK, DELETE_TASK, UPDATE_TASK, UNDO_LAST_CHANGE]);
         for definition in definitions() {
             assert_eq!(definition["function"]["parameters"]["type"], "object");
             assert!(definition["function"]["parameters"]["properties"].get("user_id").is_none());

@@ -13,7 +13,7 @@ use crate::{
     domain::{MessageText, ZoneName},
     error::ApiError,
     state::AppState,
-    store::{chat_rate, conversations},
+    store::{changes, chat_rate, conversations},
 };
 use api_types::{
     AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo,
@@ -31,7 +31,7 @@ pub struct ConversationPath {
     id: String,
 }
 
-fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("conversation {raw} not found")))
 }
 
@@ -104,6 +104,10 @@ pub async fn messages(
             _ => None,
         })
         .collect();
+    let change_ids: Vec<i64> =
+        results.values().filter_map(|result| result.get("change_id").and_then(Value::as_i64)).collect();
+    let undone: std::collections::HashSet<i64> =
+        changes::undone_among(&state.pool, user.id, &change_ids).await?.into_iter().collect();
     let messages = rows
         .iter()
         .map(|row| {
@@ -115,10 +119,17 @@ pub async fn messages(
                     content,
                     tool_calls
                         .into_iter()
-                        .map(|call| ToolCallRecord {
-                            result: results.get(&call.id).cloned().unwrap_or(Value::Null),
-                            arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::String(call.arguments)),
-                            name: call.name,
+                        .map(|call| {
+                            let result = results.get(&call.id).cloned().unwrap_or(Value::Null);
+                            let change_id = result.get("change_id").and_then(Value::as_i64);
+                            ToolCallRecord {
+                                undone: change_id.is_some_and(|id| undone.contains(&id)),
+                                change_id,
+                                result,
+                                arguments: serde_json::from_str(&call.arguments)
+                                    .unwrap_or(Value::String(call.arguments)),
+                                name: call.name,
+                            }
                         })
                         .collect(),
                 ),

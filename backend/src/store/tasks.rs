@@ -2,7 +2,7 @@ use super::users::{self, OpenSession};
 use crate::domain::{Cursor, CursorKey, DueAt, Search, TaskChanges, TaskDraft, TaskFilter};
 use api_types::{SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskSort};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, title, description, completed, completed_at, priority::text AS priority, \
@@ -54,20 +54,70 @@ fn bind_draft<'q>(query: TaskQuery<'q>, draft: &'q TaskDraft) -> TaskQuery<'q> {
         .bind(draft.completed)
 }
 
-pub async fn insert(pool: &PgPool, owner: Uuid, draft: &TaskDraft) -> Result<Task, sqlx::Error> {
+pub async fn insert<'e>(db: impl PgExecutor<'e>, owner: Uuid, draft: &TaskDraft) -> Result<Task, sqlx::Error> {
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at) \
          VALUES ($1, $2, $3, $4::task_priority, $5, $6, $7, CASE WHEN $7 THEN now() END) RETURNING {COLUMNS}"
     );
-    let row: TaskRow = bind_draft(sqlx::query_as(&sql).bind(owner), draft).fetch_one(pool).await?;
+    let row: TaskRow = bind_draft(sqlx::query_as(&sql).bind(owner), draft).fetch_one(db).await?;
     Ok(row.into())
 }
 
-pub async fn get(pool: &PgPool, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
+pub async fn get<'e>(db: impl PgExecutor<'e>, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
     let row: Option<TaskRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"))
         .bind(id)
         .bind(owner)
-        .fetch_optional(pool)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Task::from))
+}
+
+/// The task, locked until the transaction ends: what a recorded change saw before it.
+pub async fn get_for_update(db: &mut PgConnection, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
+    let row: Option<TaskRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"))
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(Task::from))
+}
+
+/// Writes every column of `task` back, its id and timestamps included: the undo of a deletion
+/// (re-inserted as it was) or of an update. `updated_at` too, so that the change before, whose
+/// `after` this row is, can be undone next. `None` when an update finds no such task.
+pub async fn restore(
+    db: &mut PgConnection,
+    owner: Uuid,
+    task: &Task,
+    insert: bool,
+) -> Result<Option<Task>, sqlx::Error> {
+    let sql = if insert {
+        format!(
+            "INSERT INTO tasks (id, user_id, title, description, priority, tags, due_at, completed, completed_at, \
+             created_at, updated_at) OVERRIDING SYSTEM VALUE \
+             VALUES ($1, $2, $3, $4, $5::task_priority, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
+        )
+    } else {
+        format!(
+            "UPDATE tasks SET title = $3, description = $4, priority = $5::task_priority, tags = $6, due_at = $7, \
+             completed = $8, completed_at = $9, created_at = $10, updated_at = $11 \
+             WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+        )
+    };
+    let row: Option<TaskRow> = sqlx::query_as(&sql)
+        .bind(task.id)
+        .bind(owner)
+        .bind(&task.title)
+        .bind(task.description.as_deref())
+        .bind(task.priority.as_str())
+        .bind(task.tags.as_slice())
+        .bind(task.due_at)
+        .bind(task.completed)
+        .bind(task.completed_at)
+        .bind(task.created_at)
+        .bind(task.updated_at)
+        .fetch_optional(db)
         .await?;
     Ok(row.map(Task::from))
 }
@@ -85,9 +135,14 @@ pub async fn replace(pool: &PgPool, owner: Uuid, id: i64, draft: &TaskDraft) -> 
 }
 
 /// Changes only the given fields (PATCH). No changes at all reads the task back.
-pub async fn update(pool: &PgPool, owner: Uuid, id: i64, changes: &TaskChanges) -> Result<Option<Task>, sqlx::Error> {
+pub async fn update<'e>(
+    db: impl PgExecutor<'e>,
+    owner: Uuid,
+    id: i64,
+    changes: &TaskChanges,
+) -> Result<Option<Task>, sqlx::Error> {
     if changes.is_empty() {
-        return get(pool, owner, id).await;
+        return get(db, owner, id).await;
     }
     let mut query = QueryBuilder::<Postgres>::new("UPDATE tasks SET updated_at = now()");
     if let Some(title) = &changes.title {
@@ -115,13 +170,13 @@ pub async fn update(pool: &PgPool, owner: Uuid, id: i64, changes: &TaskChanges) 
     }
     query.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(owner);
     query.push(" RETURNING ").push(COLUMNS);
-    let row: Option<TaskRow> = query.build_query_as().fetch_optional(pool).await?;
+    let row: Option<TaskRow> = query.build_query_as().fetch_optional(db).await?;
     Ok(row.map(Task::from))
 }
 
 /// Sets completion, or flips it when `completed` is `None`.
-pub async fn set_completed(
-    pool: &PgPool,
+pub async fn set_completed<'e>(
+    db: impl PgExecutor<'e>,
     owner: Uuid,
     id: i64,
     completed: Option<bool>,
@@ -134,18 +189,18 @@ pub async fn set_completed(
     .bind(id)
     .bind(owner)
     .bind(completed)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map(Task::from))
 }
 
 /// The deleted task, or `None` when the owner has no such task.
-pub async fn delete(pool: &PgPool, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
+pub async fn delete<'e>(db: impl PgExecutor<'e>, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
     let row: Option<TaskRow> =
         sqlx::query_as(&format!("DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"))
             .bind(id)
             .bind(owner)
-            .fetch_optional(pool)
+            .fetch_optional(db)
             .await?;
     Ok(row.map(Task::from))
 }

@@ -210,7 +210,7 @@ async fn a_model_adds_a_task_from_a_sentence() {
     let first_request = &fake.accepted()[0];
     assert_eq!(first_request["model"], "fake-model");
     assert!(first_request.get("temperature").is_none(), "no temperature unless configured");
-    assert_eq!(first_request["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(first_request["tools"].as_array().unwrap().len(), 6);
     assert_eq!(first_request["messages"][0]["role"], "system");
 }
 

@@ -10,6 +10,7 @@ use backend::{
         tools::{self, ToolError},
     },
     domain::ZoneName,
+    store::changes::Origin,
 };
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -208,6 +209,8 @@ async fn the_chat_tools_refuse_what_the_rest_api_refuses() {
         ("complete_task", json!({"title": "Keep\u{0}"})),
         ("delete_task", json!({"title": "\u{0}"})),
         ("delete_task", json!({"task_id": "1"})),
+        ("undo_last_change", json!({"change_id": 1})),
+        ("undo_last_change", json!({})),
     ];
     let raw = [
         ("delete_task", r#"{"task_id": 99999999999999999999}"#.to_owned()),
@@ -216,8 +219,15 @@ async fn the_chat_tools_refuse_what_the_rest_api_refuses() {
     let cases = cases.into_iter().map(|(name, arguments)| (name, arguments.to_string())).chain(raw);
     let zone = ZoneName::parse("America/New_York").unwrap();
     let clock = Clock::of(&app.pool, Some(zone)).await.expect("PostgreSQL knows New York");
+    let caller = tools::Caller {
+        pool: &app.pool,
+        owner: owner(&user),
+        origin: Origin { conversation: None, tool_call_id: None, batch: uuid::Uuid::new_v4() },
+        undo_window: std::time::Duration::from_secs(60),
+        clock: &clock,
+    };
     for (name, arguments) in cases {
-        match tools::execute(&app.pool, owner(&user), &clock, name, &arguments).await {
+        match tools::execute(&caller, name, &arguments).await {
             Err(ToolError::Invalid(_) | ToolError::NotFound(_)) => {}
             other => panic!("{name} {arguments}: {other:?}"),
         }

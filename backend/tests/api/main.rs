@@ -16,3 +16,4 @@ mod sessions;
 mod statements;
 mod task_pages;
 mod tasks;
+mod undo;

@@ -46,7 +46,14 @@ async fn the_official_python_sdk_lists_and_calls_the_tools_as_the_token_user() {
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         seen["tools"],
-        serde_json::json!(["add_task", "complete_task", "delete_task", "list_tasks", "update_task"])
+        serde_json::json!([
+            "add_task",
+            "complete_task",
+            "delete_task",
+            "list_tasks",
+            "undo_last_change",
+            "update_task"
+        ])
     );
     assert_eq!(seen["add_schema_required"], serde_json::json!(["title"]));
     assert_eq!(seen["added_is_error"], false);
