@@ -54,6 +54,31 @@ impl Images {
     }
 }
 
+impl Images {
+    /// The arm64 builds of backend and web (`BACKEND_IMAGE_ARM64`, `WEB_IMAGE_ARM64`, which `just
+    /// test` sets when PLATFORMS includes linux/arm64) with our PostgreSQL (`POSTGRES_IMAGE`, the
+    /// native one): run under emulation on an amd64 host. Missing in CI is a failure (`.ci/run`
+    /// builds arm64); elsewhere a loud skip.
+    pub fn arm64_from_env() -> Option<Self> {
+        install_tls_provider();
+        let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        match (read("BACKEND_IMAGE_ARM64"), read("WEB_IMAGE_ARM64"), read("POSTGRES_IMAGE")) {
+            (Some(backend), Some(web), Some(postgres)) => Some(Self { backend, web, postgres }),
+            _ if std::env::var_os("CI").is_some() => panic!(
+                "BACKEND_IMAGE_ARM64, WEB_IMAGE_ARM64 and POSTGRES_IMAGE must be set in CI: run \
+                 `PLATFORMS=linux/amd64,linux/arm64 just test` (as .ci/run does)"
+            ),
+            _ => {
+                eprintln!(
+                    "\n!!! SKIPPED: BACKEND_IMAGE_ARM64, WEB_IMAGE_ARM64 or POSTGRES_IMAGE is not set, so the\n\
+                     !!! arm64 image tests cannot run. `PLATFORMS=linux/amd64,linux/arm64 just test` sets them.\n"
+                );
+                None
+            }
+        }
+    }
+}
+
 /// `name:tag` → a testcontainers image (the last colon separates the tag).
 pub fn image(reference: &str) -> GenericImage {
     let (name, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));

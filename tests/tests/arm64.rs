@@ -1,0 +1,99 @@
+//! The arm64 images, run for real under emulation (qemu-user-static through binfmt_misc,
+//! scripts/install-arm64-emulation.sh): the same binaries an arm64 node runs, hardened as the
+//! chart runs them, next to our (native) PostgreSQL image.
+
+use api_types::Readiness;
+use image_tests::*;
+use std::time::Duration;
+use testcontainers::{ImageExt, runners::AsyncRunner};
+
+const PLATFORM: &str = "linux/arm64";
+/// ELF `e_machine` of AArch64, at byte 18 of the header (little-endian).
+const EM_AARCH64: u16 = 0xb7;
+
+#[tokio::test]
+async fn arm64_images_are_arm64_through_and_through() -> anyhow::Result<()> {
+    let Some(images) = Images::arm64_from_env() else {
+        return Ok(());
+    };
+    for (reference, binary) in [(&images.backend, "/usr/local/bin/backend"), (&images.web, "/usr/local/bin/web")] {
+        let platform = docker(&["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", reference])?;
+        assert_eq!(platform.trim(), PLATFORM, "{reference}");
+        // The label could be right over an amd64 binary (which would run here without qemu).
+        let elf = image_file(reference, binary)?;
+        assert_eq!(&elf[..4], b"\x7fELF", "{reference}: {binary} is not ELF");
+        assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), EM_AARCH64, "{reference}: {binary} is not aarch64");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn arm64_backend_migrates_and_web_serves_the_api_under_emulation() -> anyhow::Result<()> {
+    let Some(images) = Images::arm64_from_env() else {
+        return Ok(());
+    };
+    let network = unique("net");
+    let db = unique("db");
+    let postgres = start_postgres(&images, &network, &db).await?;
+
+    // The migrate job as the chart's hook runs it, then a backend that only waits for readiness.
+    let _migrated = migrate_job(&images, &network, &database_url(&db)).with_platform(PLATFORM).start().await?;
+    let pool = connect_from_host(&postgres).await?;
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version").fetch_all(&pool).await?;
+    let expected: Vec<(i64, bool)> = migration_versions().into_iter().map(|v| (v, true)).collect();
+    assert_eq!(applied, expected, "every migration applied once, successfully, by the arm64 binary");
+
+    let backend_name = unique("backend");
+    let backend = backend(&images, &network, &backend_name, &database_url(&db))
+        .with_env_var("MIGRATE_ON_START", "false")
+        .with_platform(PLATFORM)
+        .start()
+        .await?;
+    let api = base_url(&backend, 8000).await?;
+    wait_for_status(&format!("{api}/healthz"), 200, Duration::from_secs(10)).await?;
+    let ready: Readiness =
+        wait_for_status(&format!("{api}/readyz"), 200, Duration::from_secs(30)).await?.json().await?;
+    assert!(ready.is_ready(), "{ready:?}");
+
+    let web = web(&images, &network, &unique("web"), &format!("http://{backend_name}:8000"))
+        .with_platform(PLATFORM)
+        .start()
+        .await?;
+    let url = base_url(&web, 3000).await?;
+    let client = reqwest::Client::new();
+    let index = client.get(&url).send().await?;
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await?.contains("/pkg/web.js"));
+
+    // The API through the arm64 web server to the arm64 backend: sign up, create, list.
+    let signed_up = client
+        .post(format!("{url}/api/auth/sign-up"))
+        .json(&serde_json::json!({"email": "arm64@example.com", "password": "graviton and ampere", "name": "Arm"}))
+        .send()
+        .await?;
+    assert_eq!(signed_up.status(), 201);
+    let session: api_types::AuthResponse = signed_up.json().await?;
+    let tasks = format!("{url}/api/{}/tasks", session.user.id);
+    let created = client
+        .post(&tasks)
+        .bearer_auth(&session.token)
+        .json(&serde_json::json!({"title": "Run on arm64", "priority": "high"}))
+        .send()
+        .await?;
+    assert_eq!(created.status(), 201);
+    let page: api_types::TaskPage = client.get(&tasks).bearer_auth(&session.token).send().await?.json().await?;
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].title, "Run on arm64");
+
+    // Both servers ran emulated (the kernel started them through qemu, which `ps` shows as the
+    // program), as their users: this host is amd64 (`just test` sets the arm64 images only there).
+    for (container, uid) in [(backend.id(), "1000"), (web.id(), "1001")] {
+        let processes = docker(&["top", container, "-eo", "uid,args"])?;
+        assert!(
+            processes.lines().skip(1).any(|line| line.trim_start().starts_with(uid) && line.contains("qemu-aarch64")),
+            "{processes}"
+        );
+    }
+    Ok(())
+}
