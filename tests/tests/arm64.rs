@@ -67,20 +67,10 @@ async fn arm64_backend_migrates_and_web_serves_the_api_under_emulation() -> anyh
     assert!(index.text().await?.contains("/pkg/web.js"));
 
     // The API through the arm64 web server to the arm64 backend: sign up, create, list.
-    let signed_up = client
-        .post(format!("{url}/api/auth/sign-up"))
-        .json(&serde_json::json!({"email": "arm64@example.com", "password": "graviton and ampere", "name": "Arm"}))
-        .send()
-        .await?;
-    assert_eq!(signed_up.status(), 201);
-    let session: api_types::AuthResponse = signed_up.json().await?;
+    let session = sign_up(&client, &url, "arm64@example.com").await?;
     let tasks = format!("{url}/api/{}/tasks", session.user.id);
-    let created = client
-        .post(&tasks)
-        .bearer_auth(&session.token)
-        .json(&serde_json::json!({"title": "Run on arm64", "priority": "high"}))
-        .send()
-        .await?;
+    let task = serde_json::json!({"title": "Run on arm64", "priority": "high"});
+    let created = client.post(&tasks).bearer_auth(&session.token).json(&task).send().await?;
     assert_eq!(created.status(), 201);
     let page: api_types::TaskPage = client.get(&tasks).bearer_auth(&session.token).send().await?.json().await?;
     assert_eq!(page.total, 1);
