@@ -33,6 +33,11 @@ RUN --mount=type=secret,id=cacert \
     cargo chef cook --profile wasm-release --locked --target wasm32-unknown-unknown -p web --recipe-path recipe.json \
  && SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
     cargo chef cook --release --locked --target "$(cat /etc/rust-target)" $([ "$(cat /etc/cargo-build)" = build ] || echo --zigbuild) -p web --recipe-path recipe.json
+# cargo auditable reads `cargo metadata` of the whole workspace, which needs the manifest of every
+# locked crate for these targets, not only of those cook compiled: fetched here, while online.
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
+    cargo fetch --locked --target "$(cat /etc/rust-target)" --target "$(rustc -vV | sed -n 's/^host: //p')"
 
 # build: compiles our crates with the same flags as cook, binds the wasm, shrinks it with
 # wasm-opt, compresses the assets once, and lays out the runtime root.
