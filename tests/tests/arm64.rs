@@ -30,9 +30,13 @@ async fn arm64_images_are_arm64_through_and_through() -> anyhow::Result<()> {
 /// The kernel started the container's server through qemu (which `ps` shows as the program), as
 /// `uid`: this host is amd64, and `just test` sets the arm64 images only on such a host.
 fn assert_emulated(container: &str, uid: &str) -> anyhow::Result<()> {
-    let processes = docker(&["top", container, "-eo", "uid,args"])?;
+    // docker top needs the pid column.
+    let processes = docker(&["top", container, "-eo", "pid,uid,args"])?;
     assert!(
-        processes.lines().skip(1).any(|line| line.trim_start().starts_with(uid) && line.contains("qemu-aarch64")),
+        processes
+            .lines()
+            .skip(1)
+            .any(|line| line.split_whitespace().nth(1) == Some(uid) && line.contains("qemu-aarch64")),
         "{processes}"
     );
     Ok(())
