@@ -33,18 +33,22 @@ debian=$(images/build.sh base)
 debian_id=$(docker image inspect -f '{{.Id}}' "$debian")
 source_date_epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 
-# statement IMAGE DOCKERFILE [BASE_NAME BASE_ID]...: the provenance of one local image, on stdout.
+# statement IMAGE DOCKERFILE rust|debian [BASE_NAME BASE_ID]...: the provenance of one local
+# image, on stdout. Rust images name Cargo.lock and the toolchain image; every image its bases.
 statement() {
-  local image=$1 dockerfile=$2; shift 2
+  local image=$1 dockerfile=$2 kind=$3; shift 3
   local id platform deps
   id=$(docker image inspect -f '{{.Id}}' "$image")
   platform=$(docker image inspect -f '{{.Os}}/{{.Architecture}}' "$image")
-  deps=$(jq -cn --arg repository "$repository" --arg commit "$commit" --arg lock "$lock_sha256" \
-    --arg toolchain "$toolchain" --arg toolchain_id "${toolchain_id#sha256:}" --arg rustc "$rustc" \
-    '[{uri: ("git+" + $repository), digest: {gitCommit: $commit}},
-      {name: "Cargo.lock", digest: {sha256: $lock}},
-      {name: $toolchain, uri: ("docker-image:" + $toolchain), digest: {sha256: $toolchain_id},
-       annotations: {rustc: $rustc, role: "build stages (images/toolchain.Dockerfile)"}}]')
+  deps=$(jq -cn --arg repository "$repository" --arg commit "$commit" \
+    '[{uri: ("git+" + $repository), digest: {gitCommit: $commit}}]')
+  if [ "$kind" = rust ]; then
+    deps=$(jq -c --arg lock "$lock_sha256" \
+      --arg toolchain "$toolchain" --arg toolchain_id "${toolchain_id#sha256:}" --arg rustc "$rustc" \
+      '. + [{name: "Cargo.lock", digest: {sha256: $lock}},
+        {name: $toolchain, uri: ("docker-image:" + $toolchain), digest: {sha256: $toolchain_id},
+         annotations: {rustc: $rustc, role: "build stages (images/toolchain.Dockerfile)"}}]' <<<"$deps")
+  fi
   while [ $# -gt 0 ]; do
     deps=$(jq -c --arg name "$1" --arg id "${2#sha256:}" \
       '. + [{name: $name, uri: ("docker-image:" + $name), digest: {sha256: $id}, annotations: {role: "base image"}}]' <<<"$deps")
@@ -76,7 +80,7 @@ sign() {
   say "signed $1 → $1.sigstore.json"
 }
 
-# document IMAGE DOCKERFILE [BASE_NAME BASE_ID]...: the SBOM and the statement of one image.
+# document IMAGE DOCKERFILE rust|debian [BASE_NAME BASE_ID]...: the SBOM and the statement of one image.
 document() {
   local image=$1 name tag
   docker image inspect "$image" >/dev/null 2>&1 || die "no local image $image: run just images (with the same PLATFORMS)"
@@ -93,8 +97,8 @@ platforms=${PLATFORMS:-linux/$native}
 for platform in ${platforms//,/ }; do
   suffix=""
   [ "$platform" = "linux/$native" ] || suffix="-${platform#linux/}"
-  document "$BACKEND_IMAGE$suffix" images/backend.Dockerfile
-  document "$WEB_IMAGE$suffix" images/web.Dockerfile
+  document "$BACKEND_IMAGE$suffix" images/backend.Dockerfile rust
+  document "$WEB_IMAGE$suffix" images/web.Dockerfile rust
 done
-document "$POSTGRES_IMAGE" images/postgres.Dockerfile "$debian" "$debian_id"
+document "$POSTGRES_IMAGE" images/postgres.Dockerfile debian "$debian" "$debian_id"
 say "SBOMs and provenance in $DIST_DIR/"
