@@ -97,8 +97,16 @@ test: lint images sbom chart-check
       export BACKEND_IMAGE_ARM64="$BACKEND_IMAGE-arm64" WEB_IMAGE_ARM64="$WEB_IMAGE-arm64"
     fi
     TOOLCHAIN_IMAGE="$(images/build.sh toolchain)" scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
+    # The offline assistant is deterministic: a change that makes it understand less fails here.
+    EVAL_MIN_ACCURACY=85 cargo run --quiet --locked -p image-tests --bin eval -- offline
 
-# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load idle rss serialize pages scale; default all but scale).
+# The assistant: offline (the default), the server OPENAI_BASE_URL names (with OPENAI_API_KEY and
+# OPENAI_MODEL), or `just eval llama` (the llama.cpp server of scripts/install-llm.sh). docs/eval.md.
+# Run the chat evaluation set (tests/eval/cases.json) on the release images: accuracy per category.
+eval *assistant: images
+    cargo run --quiet --locked -p image-tests --bin eval -- {{assistant}}
+
+# Benchmarks, figures for docs/benchmarks.md (sections: sizes builds start load cpu idle rss serialize pages scale; default all but scale).
 bench *sections: images
     scripts/bench.sh {{sections}}
 

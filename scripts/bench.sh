@@ -2,7 +2,7 @@
 # `just bench [section...]`: image sizes, build times (cold, cached, one file changed), time from
 # container start to ready, and HTTP load on the backend, measured on this machine. Prints a
 # Markdown report; the figures in docs/benchmarks.md come from it. No thresholds: numbers are
-# for people to compare. Sections: sizes builds start load idle rss serialize pages scale (default:
+# for people to compare. Sections: sizes builds start load cpu idle rss serialize pages scale (default:
 # all but scale, which seeds up to a million tasks and takes a quarter of an hour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,13 +14,15 @@ LOAD_CONNECTIONS=${LOAD_CONNECTIONS:-1 10 50}
 RSS_STEPS=${RSS_STEPS:-10}
 RSS_STEP_SECONDS=${RSS_STEP_SECONDS:-20}
 IDLE_SECONDS=${IDLE_SECONDS:-30}
+CPU_RUNS=${CPU_RUNS:-5}
+CPU_CONNECTIONS=${CPU_CONNECTIONS:-10}
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load idle rss serialize pages)
+[ ${#sections[@]} -gt 0 ] || sections=(sizes builds start load cpu idle rss serialize pages)
 for section in "${sections[@]}"; do
   case "$section" in
-    sizes|builds|start|load|idle|rss|serialize|pages|scale) ;;
-    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load idle rss serialize pages scale)" >&2; exit 2 ;;
+    sizes|builds|start|load|cpu|idle|rss|serialize|pages|scale) ;;
+    *) echo "bench.sh: unknown section '$section' (choose from: sizes builds start load cpu idle rss serialize pages scale)" >&2; exit 2 ;;
   esac
 done
 
@@ -31,7 +33,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : 
 network="bench-$$"
 copy=""
 cleanup() {
-  docker rm -f bench-db bench-backend bench-web bench-load bench-rss bench-idle bench-pages bench-scale bench-scale-db >/dev/null 2>&1 || true
+  docker rm -f bench-db bench-backend bench-web bench-load bench-cpu bench-rss bench-idle bench-pages bench-scale bench-scale-db >/dev/null 2>&1 || true
   docker network rm "$network" >/dev/null 2>&1 || true
   if [ -n "$copy" ]; then rm -rf "$copy"; fi
 }
@@ -173,6 +175,19 @@ serve_backend() {
   fi
 }
 
+# Signs up one user at `base` and creates 50 tasks through the API; sets `token` and `user`.
+fifty_tasks() {
+  local session i
+  session=$(curl -fsS -H 'content-type: application/json' \
+    -d '{"email":"bench@example.com","password":"benchmark password","name":"Bench"}' "$base/api/auth/sign-up")
+  token=$(echo "$session" | jq -r .token)
+  user=$(echo "$session" | jq -r .user.id)
+  for i in $(seq 1 50); do
+    curl -fsS -o /dev/null -H "authorization: Bearer $token" -H 'content-type: application/json' \
+      -d "{\"title\":\"task $i\",\"priority\":\"high\",\"tags\":[\"bench\"]}" "$base/api/$user/tasks"
+  done
+}
+
 load() {
   echo "### HTTP load on the backend (wrk, $LOAD_SECONDS s per run, release image, PostgreSQL 15 container)"
   echo
@@ -184,16 +199,9 @@ load() {
   local extra_env=() setting
   for setting in ${BENCH_BACKEND_ENV:-}; do extra_env+=(-e "$setting"); done
   if [ ${#extra_env[@]} -gt 0 ]; then echo "Backend settings: \`${BENCH_BACKEND_ENV}\`"; echo; fi
-  local base session token user i connections
+  local base token user connections
   serve_backend bench-load -e AUTH_RATE_LIMIT_PER_MINUTE=100000 "${extra_env[@]}"
-  session=$(curl -fsS -H 'content-type: application/json' \
-    -d '{"email":"bench@example.com","password":"benchmark password","name":"Bench"}' "$base/api/auth/sign-up")
-  token=$(echo "$session" | jq -r .token)
-  user=$(echo "$session" | jq -r .user.id)
-  for i in $(seq 1 50); do
-    curl -fsS -o /dev/null -H "authorization: Bearer $token" -H 'content-type: application/json' \
-      -d "{\"title\":\"task $i\",\"priority\":\"high\",\"tags\":[\"bench\"]}" "$base/api/$user/tasks"
-  done
+  fifty_tasks
   local rss_before; rss_before=$(peak_rss_mib bench-load)
   echo "| endpoint | connections | requests/s | p50 | p99 | errors |"
   echo "|---|---|---|---|---|---|"
@@ -230,6 +238,37 @@ LUA
   echo "argon2id hash takes 19 MiB), $(peak_rss_mib bench-load) MiB after the load runs, sign-ins included. Container cgroup"
   echo "peak, which also counts the binary's page cache: $(peak_cgroup_mib bench-load) MiB."
   echo
+}
+
+# CPU per request of the 50-task page: each container's cgroup CPU time over a wrk run divided by
+# the requests served, user and kernel time apart, repeated CPU_RUNS times (the machine is shared:
+# compare ranges, and alternate images when comparing two).
+cpu() {
+  echo "### CPU per request: \`GET /api/{user_id}/tasks\`, 50 tasks (wrk -c$CPU_CONNECTIONS, $LOAD_SECONDS s, $CPU_RUNS runs)"
+  echo
+  echo "Backend \`$BACKEND_IMAGE\`. µs of each container's cgroup CPU (\`cpu.stat\`) per request: total (user + kernel)."
+  echo
+  database
+  fresh_db
+  local base token user run out served rps b0 bk0 p0 pk0 b1 bk1 p1 pk1
+  serve_backend bench-cpu -e AUTH_RATE_LIMIT_PER_MINUTE=100000
+  fifty_tasks
+  # Warm-up: every pooled connection opened and its statements prepared.
+  wrk -t2 -c"$CPU_CONNECTIONS" -d2s -H "authorization: Bearer $token" "$base/api/$user/tasks" >/dev/null
+  echo "| run | requests/s | backend µs/req | backend kernel µs/req | PostgreSQL µs/req | PostgreSQL kernel µs/req |"
+  echo "|---:|---:|---:|---:|---:|---:|"
+  for run in $(seq 1 "$CPU_RUNS"); do
+    read -r b0 bk0 <<<"$(cpu_stat bench-cpu)"; read -r p0 pk0 <<<"$(cpu_stat bench-db)"
+    out=$(wrk -t2 -c"$CPU_CONNECTIONS" -d"${LOAD_SECONDS}s" -H "authorization: Bearer $token" "$base/api/$user/tasks")
+    read -r b1 bk1 <<<"$(cpu_stat bench-cpu)"; read -r p1 pk1 <<<"$(cpu_stat bench-db)"
+    served=$(echo "$out" | awk '/requests in/ { print $1 }')
+    rps=$(echo "$out" | awk '/Requests\/sec/ { printf "%.0f", $2 }')
+    if echo "$out" | grep -q 'Non-2xx'; then rps="$rps (errors)"; fi
+    served=$((served > 0 ? served : 1))
+    echo "| $run | $rps | $(((b1 - b0) / served)) | $(((bk1 - bk0) / served)) | $(((p1 - p0) / served)) | $(((pk1 - pk0) / served)) |"
+  done
+  echo
+  docker rm -f bench-cpu >/dev/null
 }
 
 # Resident memory of a container's main process now (VmRSS), in MiB.
@@ -317,17 +356,23 @@ pages() {
   docker rm -f bench-pages >/dev/null
 }
 
-# CPU time a container has used so far, in µs: cgroup v2 (systemd or cgroupfs layout), then v1.
-cpu_usec() {
+# CPU time a container has used so far, "total kernel" in µs: cgroup v2's cpu.stat (systemd or
+# cgroupfs layout), then v1's cpuacct (kernel 0 where it has no usage_sys).
+cpu_stat() {
   local id file
   id=$(docker inspect -f '{{.Id}}' "$1")
   for file in "/sys/fs/cgroup/system.slice/docker-$id.scope/cpu.stat" "/sys/fs/cgroup/docker/$id/cpu.stat" \
               "/sys/fs/cgroup/unified/docker/$id/cpu.stat"; do
-    if [ -r "$file" ]; then awk '$1 == "usage_usec" { print $2 }' "$file"; return; fi
+    if [ -r "$file" ]; then awk '$1 == "usage_usec" { u = $2 } $1 == "system_usec" { k = $2 } END { print u, k }' "$file"; return; fi
   done
-  file="/sys/fs/cgroup/cpuacct/docker/$id/cpuacct.usage"
-  if [ -r "$file" ]; then awk '{ printf "%d\n", $1 / 1000 }' "$file"; else echo 0; fi
+  file="/sys/fs/cgroup/cpuacct/docker/$id"
+  if [ -r "$file/cpuacct.usage" ]; then
+    echo "$(($(cat "$file/cpuacct.usage") / 1000)) $(($(cat "$file/cpuacct.usage_sys" 2>/dev/null || echo 0) / 1000))"
+  else
+    echo "0 0"
+  fi
 }
+cpu_usec() { cpu_stat "$1" | cut -d' ' -f1; }
 
 # `count` tasks for one user straight into the table (psql variables: user, count), with ties on
 # every sort key: ten tasks to the second, whole-day due dates, a third without one.

@@ -91,5 +91,7 @@ log "installing syft (the images' SBOMs) into .tools/syft"
 bash "$root/scripts/install-syft.sh"
 log "registering arm64 emulation (qemu-user-static, binfmt_misc): the arm64 images' tests"
 bash "$root/scripts/install-arm64-emulation.sh"
+log "installing axe-core (the browser test's accessibility checker) into .tools/axe"
+bash "$root/scripts/install-axe.sh"
 start_dockerd
 log "host ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker buildx version | cut -d' ' -f1-2), $(docker compose version --short | sed 's/^/compose /'), just $(just --version | cut -d' ' -f2)"

@@ -2,6 +2,7 @@
 # Runs a command with TEST_DATABASE_URL pointing at a throwaway PostgreSQL container (our
 # postgres image, data on tmpfs, durability off: it only has to be fast), removed afterwards. The
 # tmpfs holds one database per test, each with its WAL: 1 GB filled up at about 90 tests.
+# pg_stat_statements is loaded so that tests can count the statements a request runs.
 # An already exported TEST_DATABASE_URL is used as it is.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ docker run --detach --rm --name "$name" \
   --env POSTGRES_USER=test --env POSTGRES_PASSWORD="$password" --env POSTGRES_DB=test \
   --publish 127.0.0.1::5432 --tmpfs /var/lib/postgresql/data:rw,size=2g \
   "$POSTGRES_IMAGE" postgres -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-  -c max_connections=300 >/dev/null
+  -c max_connections=300 -c shared_preload_libraries=pg_stat_statements >/dev/null
 trap 'docker rm --force "$name" >/dev/null 2>&1 || true' EXIT
 
 for attempt in $(seq 1 60); do

@@ -5,13 +5,20 @@ use serde_json::Value;
 /// `POST /api/{user_id}/chat`: one turn. Without `conversation_id` a new conversation starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(example = json!({"message": "remind me to pay the bills on Friday, high priority"})))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"message": "remind me to pay the bills on Friday at 5pm, high priority", "time_zone": "Europe/Paris"})))]
 pub struct ChatRequest {
     #[serde(default)]
     pub conversation_id: Option<String>,
     /// What the person wrote, 1 to 4000 characters; newline and tab allowed, no other control
     /// characters.
     pub message: String,
+    /// The person's IANA time zone (`Europe/Paris`), as the browser reports it
+    /// (`Intl.DateTimeFormat().resolvedOptions().timeZone`): dates in the message, such as
+    /// "tomorrow at 5pm", are read there. Without it, UTC. A zone PostgreSQL does not know is
+    /// a 422 naming `time_zone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "Europe/Paris", max_length = 64))]
+    pub time_zone: Option<String>,
 }
 
 /// The assistant's answer to one turn, and every tool it ran to get there.
@@ -24,7 +31,7 @@ pub struct ChatResponse {
 }
 
 /// One tool the assistant ran: `add_task`, `list_tasks`, `complete_task`, `delete_task`,
-/// `update_task`.
+/// `update_task`, `undo_last_change`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ToolCallRecord {
@@ -34,6 +41,44 @@ pub struct ToolCallRecord {
     /// What the tool returned: `{"ok": true, ...}` or `{"ok": false, "error": "..."}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub result: Value,
+    /// The change this call made to a task, for `POST /api/{user_id}/changes/{change_id}/undo`;
+    /// absent when it changed nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<i64>,
+    /// Whether that change has been undone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub undone: bool,
+}
+
+/// What a recorded change did to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Add,
+    Update,
+    Complete,
+    Delete,
+}
+
+/// One change an undo reverted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UndoneChange {
+    pub change_id: i64,
+    /// What the change had done: undoing an `add` deletes the task, undoing a `delete` brings
+    /// it back with its id, undoing an `update` or `complete` restores the fields.
+    pub kind: ChangeKind,
+    pub task_id: i64,
+    /// The task as it is now; `null` when the undo removed it.
+    pub task: Option<crate::Task>,
+}
+
+/// The answer of the undo routes: every change reverted, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UndoResponse {
+    pub undone: Vec<UndoneChange>,
 }
 
 /// An entry of `GET /api/{user_id}/conversations`, most recent first.
@@ -126,6 +171,11 @@ impl ToolCallRecord {
                 let reopened = task.and_then(|task| task.get("completed")).and_then(Value::as_bool) == Some(false);
                 format!("{} {subject}", if reopened { "reopened" } else { "completed" })
             }
+            "undo_last_change" => match self.result.get("undone").and_then(Value::as_array).map(Vec::len) {
+                Some(1) => "undid 1 change".to_owned(),
+                Some(count) => format!("undid {count} changes"),
+                None => "undid changes".to_owned(),
+            },
             "list_tasks" => match self.result.get("tasks").and_then(Value::as_array).map(Vec::len) {
                 Some(1) => "listed 1 task".to_owned(),
                 Some(count) => format!("listed {count} tasks"),
@@ -147,7 +197,7 @@ mod tests {
     use serde_json::json;
 
     fn call(name: &str, arguments: Value, result: Value) -> ToolCallRecord {
-        ToolCallRecord { name: name.to_owned(), arguments, result }
+        ToolCallRecord { name: name.to_owned(), arguments, result, change_id: None, undone: false }
     }
 
     #[test]
@@ -176,6 +226,16 @@ mod tests {
         assert_eq!(listed.summary(), "listed 2 tasks");
         assert!(!listed.changes_tasks());
         assert!(deleted.changes_tasks());
+        let undid = call("undo_last_change", json!({}), json!({"ok": true, "undone": [{}, {}]}));
+        assert_eq!(undid.summary(), "undid 2 changes");
+    }
+
+    #[test]
+    fn records_without_a_change_id_still_read() {
+        let old = r#"{"name": "list_tasks", "arguments": {}, "result": {"ok": true}}"#;
+        let record: ToolCallRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((record.change_id, record.undone), (None, false));
+        assert_eq!(serde_json::to_value(&record).unwrap().get("change_id"), None);
     }
 
     #[test]

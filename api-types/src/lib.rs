@@ -12,8 +12,8 @@ pub mod timestamp;
 
 pub use auth::{AuthResponse, ChangePasswordRequest, SignInRequest, SignUpRequest, User};
 pub use chat::{
-    AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, MessageRole, ServiceInfo,
-    ToolCallRecord,
+    AssistantMode, ChangeKind, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, MessageRole, ServiceInfo,
+    ToolCallRecord, UndoResponse, UndoneChange,
 };
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};

@@ -53,6 +53,9 @@ pub struct Config {
     pub chat_max_destructive_calls_per_turn: u32,
     /// Chat turns one user may start per minute, counted in PostgreSQL across replicas.
     pub chat_rate_limit_per_minute: NonZeroU32,
+    /// How long a change made by a chat or MCP tool can be undone, and so how long a task
+    /// deleted by a tool stays recoverable.
+    pub undo_window: Duration,
 }
 
 // Hand-written so the database password can never reach a log line.
@@ -82,6 +85,7 @@ impl std::fmt::Debug for Config {
             .field("chat_max_tool_calls_per_reply", &self.chat_max_tool_calls_per_reply)
             .field("chat_max_destructive_calls_per_turn", &self.chat_max_destructive_calls_per_turn)
             .field("chat_rate_limit_per_minute", &self.chat_rate_limit_per_minute)
+            .field("undo_window", &self.undo_window)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +147,7 @@ impl Config {
             auth_failures_per_account: env
                 .parsed_or("AUTH_FAILURES_PER_ACCOUNT", NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))?,
             auth_failure_window: auth_failure_window(env)?,
+            undo_window: undo_window(env)?,
             trusted_proxy_hops: trusted_proxy_hops(env)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             host: env.parsed_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
@@ -186,6 +191,21 @@ fn auth_failure_window<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Du
     let seconds = env.parsed_or("AUTH_FAILURE_WINDOW_SECS", 900_u32)?;
     if seconds == 0 {
         return Err(ConfigError::Invalid { name: "AUTH_FAILURE_WINDOW_SECS", reason: "must be at least 1".to_owned() });
+    }
+    Ok(Duration::from_secs(seconds.into()))
+}
+
+/// The longest undo window: the change records keep deleted tasks, which should not linger.
+pub const MAX_UNDO_WINDOW_SECS: u32 = 30 * 24 * 3600;
+
+/// `UNDO_WINDOW_SECS`, default 24 hours.
+fn undo_window<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Duration, ConfigError> {
+    let seconds = env.parsed_or("UNDO_WINDOW_SECS", 24 * 3600_u32)?;
+    if !(1..=MAX_UNDO_WINDOW_SECS).contains(&seconds) {
+        return Err(ConfigError::Invalid {
+            name: "UNDO_WINDOW_SECS",
+            reason: format!("{seconds} must be from 1 to {MAX_UNDO_WINDOW_SECS} (30 days)"),
+        });
     }
     Ok(Duration::from_secs(seconds.into()))
 }
@@ -452,6 +472,22 @@ mod tests {
             pairs.push((name, bad));
             let error = config(&pairs).unwrap_err();
             assert!(error.to_string().starts_with(&format!("{name} is invalid")), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_undo_window_defaults_to_a_day_and_refuses_nonsense() {
+        let base = [("DATABASE_URL", "postgres://db/todo"), SECRET];
+        assert_eq!(config(&base).unwrap().undo_window, Duration::from_secs(86_400));
+        let with = |value: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("UNDO_WINDOW_SECS", value));
+            config(&pairs)
+        };
+        assert_eq!(with("60").unwrap().undo_window, Duration::from_secs(60));
+        for bad in ["0", "-1", "2592001", "a day", "1.5"] {
+            let error = with(bad).unwrap_err();
+            assert!(error.to_string().starts_with("UNDO_WINDOW_SECS is invalid"), "{bad}: {error}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! One error type for the whole API, mapped to HTTP in one place, always as the one JSON
 //! shape of `api_types::ErrorBody`.
 
+use crate::store::changes::UndoError;
 use api_types::{ErrorBody, FieldError};
 use axum::{
     Json,
@@ -22,6 +23,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(&'static str),
+    /// An undo refused: the change was undone already or the task changed since (409), or the
+    /// undo window has passed (410).
+    #[error(transparent)]
+    Undo(UndoError),
     #[error("invalid input: see `fields`")]
     Validation(Vec<FieldError>),
     #[error("the request body is larger than {0} bytes")]
@@ -62,6 +67,9 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Undo(UndoError::AlreadyUndone(_)) => (StatusCode::CONFLICT, "already_undone"),
+            ApiError::Undo(UndoError::Expired { .. }) => (StatusCode::GONE, "undo_expired"),
+            ApiError::Undo(_) => (StatusCode::CONFLICT, "changed_since"),
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -82,6 +90,16 @@ impl From<sqlx::Error> for ApiError {
                 ApiError::DatabaseUnavailable(error)
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<UndoError> for ApiError {
+    fn from(error: UndoError) -> Self {
+        match error {
+            UndoError::Database(error) => error.into(),
+            UndoError::NotFound(_) | UndoError::Nothing(_) => ApiError::NotFound(error.to_string()),
+            other => ApiError::Undo(other),
         }
     }
 }

@@ -1,8 +1,15 @@
-//! `/mcp`: the five task tools for external agents over the Model Context Protocol
+//! `/mcp`: the six task tools for external agents over the Model Context Protocol
 //! (streamable HTTP, rmcp). Same tool definitions and the same `tools::execute` as the chat;
 //! every request needs the same bearer token as the REST API and acts for that user only.
 
-use crate::{agent::tools, auth::AuthUser, error::ApiError, routes::MAX_BODY_BYTES, state::AppState};
+use crate::{
+    agent::{clock::Clock, tools},
+    auth::AuthUser,
+    error::ApiError,
+    routes::MAX_BODY_BYTES,
+    state::AppState,
+    store::changes::Origin,
+};
 use axum::{
     Router,
     extract::{Request, State},
@@ -48,7 +55,7 @@ impl ServerHandler for TaskTools {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("todo-chatbot", env!("CARGO_PKG_VERSION")))
-            .with_instructions("Manage the signed-in user's todo tasks: add, list, complete, delete, update.")
+            .with_instructions("Manage the signed-in user's todo tasks: add, list, complete, delete, update, undo.")
     }
 
     async fn list_tools(
@@ -72,7 +79,17 @@ impl ServerHandler for TaskTools {
             .cloned()
             .ok_or_else(|| McpError::invalid_request("not authenticated", None))?;
         let arguments = Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let result = match tools::execute(&self.state.pool, user.id, &request.name, &arguments).await {
+        // Each call is its own batch: `undo_last_change` over MCP reverts the newest call's change.
+        // MCP has no browser to name a time zone: dates are read in UTC.
+        let clock = Clock::utc();
+        let caller = tools::Caller {
+            pool: &self.state.pool,
+            owner: user.id,
+            origin: Origin { conversation: None, tool_call_id: None, batch: uuid::Uuid::new_v4() },
+            undo_window: self.state.chat_limits.undo_window,
+            clock: &clock,
+        };
+        let result = match tools::execute(&caller, &request.name, &arguments).await {
             Ok(value) => {
                 let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
                 result.structured_content = Some(value);

@@ -14,7 +14,7 @@ use crate::{
     routes,
     state::{AppState, Lifecycle},
 };
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 
 /// Why the server could not start. Each names the part and the setting behind it; the causes
@@ -104,6 +104,7 @@ impl Application {
                 max_destructive_calls_per_turn: config.chat_max_destructive_calls_per_turn,
                 turn_lease: config.chat_timeout,
                 rate_per_minute: config.chat_rate_limit_per_minute,
+                undo_window: config.undo_window,
             },
         };
         Ok(Self { listener, state, config })
@@ -131,6 +132,7 @@ impl Application {
             tokio::spawn(async move { db::migrate_until_applied(&pool).await });
         }
         tokio::spawn(rate_limit::purge_ended_windows(state.pool.clone()));
+        tokio::spawn(purge_expired_changes(state.pool.clone(), config.undo_window));
         let lifecycle = state.lifecycle.clone();
         let delay = config.shutdown_delay;
         let drain = async move {
@@ -145,5 +147,23 @@ impl Application {
         pool.close().await;
         tracing::info!("backend stopped");
         Ok(())
+    }
+}
+
+/// Deletes change records older than the undo window every minute, on every replica (concurrent
+/// deletes are harmless; the `created_at` index makes each a short range scan), so that a task
+/// deleted by a tool is really gone once its window has passed. Stops when the pool closes.
+async fn purge_expired_changes(pool: sqlx::PgPool, window: Duration) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Not at once: the migrations may still be running.
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match crate::store::changes::purge_expired(&pool, window).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired task changes deleted"),
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => tracing::warn!(%error, "could not delete expired task changes"),
+        }
     }
 }

@@ -136,6 +136,33 @@ impl Person {
         Ok(response.json().await?)
     }
 
+    /// Creates a task through the REST API (`body` is a `NewTask`), as the task list does.
+    pub async fn create_task(&self, body: &Value) -> anyhow::Result<Task> {
+        let path = format!("/api/{}/tasks", self.id);
+        let response =
+            self.http.post(format!("{}{path}", self.base)).bearer_auth(&self.token).json(body).send().await?;
+        if response.status() != 201 {
+            bail!("POST {path} answered {}: {}", response.status(), response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// Ticks (or unticks) a task through the REST API, as its checkbox does.
+    pub async fn set_completed(&self, task: i64, completed: bool) -> anyhow::Result<Task> {
+        let path = format!("/api/{}/tasks/{task}/complete", self.id);
+        let response = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"completed": completed}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("PATCH {path} answered {}: {}", response.status(), response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
     pub async fn tasks(&self) -> anyhow::Result<Vec<Task>> {
         Ok(self.get::<TaskPage>(&format!("/api/{}/tasks", self.id)).await?.items)
     }

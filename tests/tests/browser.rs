@@ -187,6 +187,58 @@ async fn ensure_quiet_console(client: &Client, provoked: &[(&str, u16)]) -> anyh
     Ok(())
 }
 
+/// axe-core (`scripts/install-axe.sh` puts it in .tools/axe), read once; `None` outside CI
+/// when it is missing, after a loud message. In CI a missing axe-core fails the test.
+fn axe_source() -> anyhow::Result<Option<String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/axe/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Ok(Some(source)),
+        Err(error) if std::env::var_os("CI").is_some() => {
+            bail!(
+                "{} is missing in CI ({error}): scripts/install-host-deps.sh runs scripts/install-axe.sh",
+                path.display()
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "\n!!! SKIPPED the accessibility checks: no {}.\n!!! Run scripts/install-axe.sh.\n",
+                path.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The rules the pages are held to: WCAG 2.0 and 2.1, levels A and AA, and Deque's best practices.
+const AXE_TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']";
+
+/// Runs axe-core on the page as it is now and fails, listing each rule and element, on any
+/// violation. The source goes in through WebDriver, so the page's own CSP (`script-src 'self'`)
+/// is neither loosened nor in the way.
+async fn ensure_accessible(client: &Client, axe: Option<&str>, page: &str) -> anyhow::Result<()> {
+    let Some(axe) = axe else { return Ok(()) };
+    client.execute(&format!("{axe}\nreturn typeof axe;"), Vec::new()).await?;
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { runOnly: { type: 'tag', values: TAGS }, resultTypes: ['violations'] })
+          .then(result => done(result.violations.map(v =>
+            v.impact + ' ' + v.id + ': ' + v.help + '\n' +
+            v.nodes.map(n => '    ' + n.target.join(' ') + ': ' + n.failureSummary.split('\n').join(' ')).join('\n'))))
+          .catch(error => done(['axe-core failed: ' + error]));
+    "#
+    .replace("TAGS", AXE_TAGS);
+    let violations = client.execute_async(&script, Vec::new()).await?;
+    let violations: Vec<String> = serde_json::from_value(violations)?;
+    ensure!(
+        violations.is_empty(),
+        "axe-core finds {} violation(s) on {page}:\n{}",
+        violations.len(),
+        violations.join("\n")
+    );
+    println!("axe-core: no violation on {page}");
+    Ok(())
+}
+
 /// The token this page keeps in localStorage.
 async fn stored_token(client: &Client) -> anyhow::Result<String> {
     let raw = client.execute("return localStorage.getItem('todo-chatbot.session')", Vec::new()).await?;
@@ -217,6 +269,8 @@ async fn signed_out_with(client: &Client, expected: &str) -> anyhow::Result<()> 
 
 async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
+    let axe = axe_source()?;
+    let axe = axe.as_deref();
 
     let index = http.get(format!("{url}/")).send().await?;
     ensure!(index.headers().contains_key("content-security-policy"), "the app is served with a CSP");
@@ -226,7 +280,10 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     css(client, "#signin-email").await?;
     ensure!(path(client).await? == "/signin", "not on /signin");
     print_timing(client, "first visit, empty cache, signed out", "todo-chatbot:first-render").await?;
+    ensure_accessible(client, axe, "the sign-in page").await?;
     css(client, "a[href='/signup']").await?.click().await?;
+    css(client, "#signup-name").await?;
+    ensure_accessible(client, axe, "the sign-up page").await?;
     css(client, "#signup-name").await?.send_keys("Grace Hopper").await?;
     css(client, "#signup-email").await?.send_keys("grace@example.com").await?;
     css(client, "#signup-password").await?.send_keys("compilers-are-fun").await?;
@@ -271,6 +328,7 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     task_row(client, "Buy oat milk").await?;
     let input_value = client.execute("return document.getElementById('chat-input').value", Vec::new()).await?;
     ensure!(input_value == "", "Enter should send the message and clear the input: {input_value}");
+    ensure_accessible(client, axe, "the task page with two tasks, a chat turn and its tool chip").await?;
 
     // Another tab's turn still running on this conversation (its lease held in the database,
     // as a running turn holds it): the backend answers 409, and the panel says so plainly and
@@ -325,6 +383,33 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Undo from the chat: a task the assistant added goes away again with its chip's Undo button,
+    // and the chip says it is undone.
+    css(client, "#chat-input").await?.send_keys(&format!("add task undo me soon{}", char::from(Key::Enter))).await?;
+    task_row(client, "undo me soon").await?;
+    let undo_button = "[...document.querySelectorAll('.chip')].find(c => c.textContent.includes('undo me soon'))\
+                       ?.querySelector('button.undo')";
+    wait_until(client, "the Undo button of the new chip", &format!("return {undo_button} ? true : null")).await?;
+    client.execute(&format!("{undo_button}.click()"), Vec::new()).await?;
+    wait_until(
+        client,
+        "the chip marked undone",
+        "return [...document.querySelectorAll('.chip.undone')].find(c => c.textContent.includes('undo me soon')) ? true : null",
+    )
+    .await?;
+    let page: api_types::TaskPage =
+        http.get(format!("{url}/api/{user_id}/tasks")).bearer_auth(token).send().await?.json().await?;
+    ensure!(
+        page.total == 2 && page.items.iter().all(|task| task.title != "undo me soon"),
+        "the undone task is gone: {page:?}"
+    );
+    wait_until(
+        client,
+        "the task list without the undone task",
+        "return [...document.querySelectorAll('.task-title')].some(t => t.textContent.includes('undo me soon')) ? null : true",
+    )
+    .await?;
+
     // A reload keeps the session and shows the tick.
     client.refresh().await?;
     let kubernetes = task_row(client, "test Kubernetes deployment").await?;
@@ -345,6 +430,7 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     css(client, ".auth-form button[type=submit]").await?.click().await?;
     let mismatch = css(client, "#confirm-password-error").await?.text().await?;
     ensure!(mismatch.contains("do not match"), "{mismatch}");
+    ensure_accessible(client, axe, "the account page showing a field error").await?;
     css(client, "#confirm-password").await?.send_keys("7").await?;
     css(client, ".auth-form button[type=submit]").await?.click().await?;
     let wrong = css(client, "#current-password-error").await?.text().await?;
@@ -352,6 +438,7 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     css(client, "#current-password").await?.send_keys("n").await?;
     css(client, ".auth-form button[type=submit]").await?.click().await?;
     css(client, "#password-changed").await?;
+    ensure_accessible(client, axe, "the account page after the change").await?;
     ensure!(me_status(&http, url, &old_token).await? == 401, "the token from before the change still works");
     let changed_token = stored_token(client).await?;
     ensure!(me_status(&http, url, &changed_token).await? == 200, "this browser stays signed in");
@@ -376,6 +463,7 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     css(client, "#account-link").await?.click().await?;
     css(client, "#sign-out-everywhere").await?.click().await?;
     signed_out_with(client, "every device").await?;
+    ensure_accessible(client, axe, "the sign-in page with a notice").await?;
     ensure!(me_status(&http, url, &everywhere_token).await? == 401, "sign out everywhere left a token working");
 
     // The console so far: only the chat's 409 and the wrong current password's 422 were provoked. (Each read

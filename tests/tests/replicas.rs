@@ -232,7 +232,10 @@ async fn mcp_session_across_replicas(
     let seen = mcp::run_client(python, url, &api.session.token, title)
         .await
         .with_context(|| format!("an MCP session at {url}; forwarded: {:?}", &balancer.served()[before..]))?;
-    assert_eq!(seen["tools"], json!(["add_task", "complete_task", "delete_task", "list_tasks", "update_task"]));
+    assert_eq!(
+        seen["tools"],
+        json!(["add_task", "complete_task", "delete_task", "list_tasks", "undo_last_change", "update_task"])
+    );
     assert_eq!(seen["added_is_error"], false, "{seen}");
     assert_eq!(seen["added"]["task"]["title"], title, "{seen}");
     assert_eq!(seen["listed"]["total"], 1, "{seen}");

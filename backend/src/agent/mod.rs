@@ -3,6 +3,7 @@
 //! assistant message, tool call and tool result as it happens, answer. Nothing lives in
 //! memory between turns, so any replica continues any conversation.
 
+pub mod clock;
 pub mod model;
 pub mod offline;
 pub mod tools;
@@ -10,19 +11,35 @@ pub mod tools;
 use crate::{
     domain::{ConversationTitle, MessageText},
     error::ApiError,
-    store::conversations::{self, StoredMessage, StoredToolCall},
+    store::{
+        changes::Origin,
+        conversations::{self, StoredMessage, StoredToolCall},
+    },
 };
 use api_types::{ChatResponse, ToolCallRecord};
+use clock::Clock;
 use model::{ModelClient, ModelError, wire_message};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 const SYSTEM_PROMPT: &str = "You are the assistant of todo-chatbot, a todo app. You manage the user's tasks \
-only through the tools add_task, list_tasks, complete_task, delete_task and update_task. When the user names \
+only through the tools add_task, list_tasks, complete_task, delete_task, update_task and undo_last_change. \
+When the user asks to undo, call undo_last_change. When the user names \
 a task instead of giving its id, call list_tasks first to find it, then act on the right id. Never invent \
 task ids. If a tool returns ok=false, explain the problem briefly. Keep answers short and friendly. \
-Dates are YYYY-MM-DD or RFC 3339 timestamps.";
+For due_at, pass the user's own words for the date and time (\"tomorrow at 5pm\", \"next friday\", \
+\"in 3 days\", \"Dec 24 at 17:00\"): the tool reads them in the user's time zone. YYYY-MM-DD (the end of that \
+day) and RFC 3339 timestamps work too.";
+
+/// The system prompt with the person's date, time and zone, so the model can reason about "Friday".
+fn system_prompt(clock: &Clock) -> String {
+    format!(
+        "{SYSTEM_PROMPT} Now it is {} in the user's time zone, {}.",
+        clock.now().format("%A %Y-%m-%d %H:%M"),
+        clock.zone_name()
+    )
+}
 
 /// Who answers the chat.
 #[derive(Debug, Clone)]
@@ -46,6 +63,17 @@ pub struct ChatLimits {
     pub turn_lease: std::time::Duration,
     /// Turns one user may start per minute (a bucket of this many, refilled over a minute).
     pub rate_per_minute: std::num::NonZeroU32,
+    /// How long a tool's change stays undoable (the chat's and MCP's).
+    pub undo_window: std::time::Duration,
+}
+
+/// One turn's tools: for whom, in which conversation, and the turn as the batch "undo" reverts.
+#[derive(Debug, Clone, Copy)]
+struct TurnScope {
+    owner: Uuid,
+    conversation: Uuid,
+    turn: Uuid,
+    undo_window: std::time::Duration,
 }
 
 /// The lease one turn holds on its conversation (see `conversations::begin_turn`).
@@ -160,17 +188,28 @@ async fn answer(pool: &PgPool, conversation: Uuid, text: &str) -> Result<(), Api
 /// Runs one tool, stores its result, and returns the record for the response.
 async fn run_tool(
     pool: &PgPool,
-    conversation: Uuid,
-    owner: Uuid,
+    scope: TurnScope,
+    clock: &Clock,
     call: &StoredToolCall,
 ) -> Result<ToolCallRecord, ApiError> {
-    let result = match tools::execute(pool, owner, &call.name, &call.arguments).await {
+    let caller = tools::Caller {
+        pool,
+        owner: scope.owner,
+        origin: Origin {
+            conversation: Some(scope.conversation),
+            tool_call_id: Some(call.id.clone()),
+            batch: scope.turn,
+        },
+        undo_window: scope.undo_window,
+        clock,
+    };
+    let result = match tools::execute(&caller, &call.name, &call.arguments).await {
         Ok(value) => value,
         Err(tools::ToolError::Database(error)) => return Err(error.into()),
         Err(error) => tools::failure(&error),
     };
     tracing::info!(tool = %call.name, ok = result["ok"].as_bool().unwrap_or(false), "tool ran");
-    store_result(pool, conversation, call, result).await
+    store_result(pool, scope.conversation, call, result).await
 }
 
 /// Stores a call's result right after the call, and returns the record for the response.
@@ -184,7 +223,8 @@ async fn store_result(
         StoredMessage::Tool { tool_call_id: call.id.clone(), name: call.name.clone(), content: result.to_string() };
     record(pool, conversation, &stored).await?;
     let arguments = serde_json::from_str(&call.arguments).unwrap_or_else(|_| Value::String(call.arguments.clone()));
-    Ok(ToolCallRecord { name: call.name.clone(), arguments, result })
+    let change_id = result.get("change_id").and_then(Value::as_i64);
+    Ok(ToolCallRecord { name: call.name.clone(), arguments, result, change_id, undone: false })
 }
 
 /// Answers a call without running it, stores that answer, and returns the record.
@@ -199,14 +239,15 @@ async fn refuse_tool(
 }
 
 impl Assistant {
-    /// One chat turn for `owner`. The person's message is stored before the assistant runs,
-    /// so it survives a model failure.
+    /// One chat turn for `owner`, whose dates are read on `clock`. The person's message is
+    /// stored before the assistant runs, so it survives a model failure.
     pub async fn turn(
         &self,
         pool: &PgPool,
         owner: Uuid,
         conversation_id: Option<Uuid>,
         message: &MessageText,
+        clock: &Clock,
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
         let conversation = match conversation_id {
@@ -216,7 +257,8 @@ impl Assistant {
         // Everything below runs alone on this conversation: a second turn would store its
         // messages between this turn's tool call and its result, which no model accepts.
         let lease = TurnLease::take(pool, owner, conversation, limits.turn_lease).await?;
-        let result = self.turn_alone(pool, owner, conversation, message, limits).await;
+        let scope = TurnScope { owner, conversation, turn: lease.turn, undo_window: limits.undo_window };
+        let result = self.turn_alone(pool, scope, message, clock, limits).await;
         lease.release().await;
         result
     }
@@ -224,22 +266,23 @@ impl Assistant {
     async fn turn_alone(
         &self,
         pool: &PgPool,
-        owner: Uuid,
-        conversation: Uuid,
+        scope: TurnScope,
         message: &MessageText,
+        clock: &Clock,
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
+        let conversation = scope.conversation;
         let history: Vec<StoredMessage> =
             conversations::messages(pool, conversation).await?.iter().map(|row| row.message()).collect();
         let user_message = StoredMessage::User { content: message.as_str().to_owned() };
         record(pool, conversation, &user_message).await?;
 
         let (response, tool_calls) = match self {
-            Assistant::Offline => Self::offline_turn(pool, conversation, owner, message.as_str()).await?,
+            Assistant::Offline => Self::offline_turn(pool, scope, clock, message.as_str(), limits).await?,
             Assistant::Model(model) => {
                 let mut transcript = replayable(&history, limits.history_messages);
                 transcript.push(user_message);
-                Self::model_turn(model, pool, conversation, owner, transcript, limits).await?
+                Self::model_turn(model, pool, scope, clock, transcript, limits).await?
             }
         };
         Ok(ChatResponse { conversation_id: conversation.to_string(), response, tool_calls })
@@ -247,27 +290,44 @@ impl Assistant {
 
     async fn offline_turn(
         pool: &PgPool,
-        conversation: Uuid,
-        owner: Uuid,
+        scope: TurnScope,
+        clock: &Clock,
         message: &str,
+        limits: ChatLimits,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
-        let today = chrono::Utc::now().date_naive();
-        let (text, records) = match offline::plan(message, today) {
-            offline::Plan::Say(text) => (text, Vec::new()),
-            offline::Plan::Call { name, arguments } => {
-                // Stored exactly like a model's tool call, so a model configured later can
-                // replay this conversation.
-                let call = StoredToolCall {
-                    id: format!("offline_{}", Uuid::new_v4().simple()),
-                    name: name.to_owned(),
-                    arguments: arguments.to_string(),
-                };
-                record(pool, conversation, &StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] })
-                    .await?;
-                let record = run_tool(pool, conversation, owner, &call).await?;
-                (offline::describe(name, &arguments, &record.result), vec![record])
+        let conversation = scope.conversation;
+        let mut sentences = Vec::new();
+        let mut records = Vec::new();
+        let mut destructive = 0;
+        for step in offline::plan_steps(message, clock.now()) {
+            match step {
+                offline::Plan::Say(text) => sentences.push(text),
+                offline::Plan::Call { name, .. }
+                    if tools::is_destructive(name) && destructive >= limits.max_destructive_calls_per_turn =>
+                {
+                    sentences.push(format!(
+                        "I did not run {name}: at most {} deletions run per message; ask again in a new message.",
+                        limits.max_destructive_calls_per_turn
+                    ));
+                }
+                offline::Plan::Call { name, arguments } => {
+                    destructive += u32::from(tools::is_destructive(name));
+                    // Stored exactly like a model's tool call, so a model configured later can
+                    // replay this conversation.
+                    let call = StoredToolCall {
+                        id: format!("offline_{}", Uuid::new_v4().simple()),
+                        name: name.to_owned(),
+                        arguments: arguments.to_string(),
+                    };
+                    let asked = StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] };
+                    record(pool, conversation, &asked).await?;
+                    let record = run_tool(pool, scope, clock, &call).await?;
+                    sentences.push(offline::describe(name, &arguments, &record.result));
+                    records.push(record);
+                }
             }
-        };
+        }
+        let text = sentences.join("\n");
         answer(pool, conversation, &text).await?;
         Ok((text, records))
     }
@@ -275,16 +335,18 @@ impl Assistant {
     async fn model_turn(
         model: &ModelClient,
         pool: &PgPool,
-        conversation: Uuid,
-        owner: Uuid,
+        scope: TurnScope,
+        clock: &Clock,
         mut transcript: Vec<StoredMessage>,
         limits: ChatLimits,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
+        let conversation = scope.conversation;
         let definitions = tools::definitions();
         let mut records = Vec::new();
         let mut destructive = 0;
+        let system = system_prompt(clock);
         for round in 0..=limits.max_tool_rounds {
-            let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
+            let mut messages = vec![json!({"role": "system", "content": system})];
             messages.extend(transcript.iter().map(wire_message));
             let reply =
                 model.complete(&messages, &definitions).await.map_err(|error| model_failure(error, &records))?;
@@ -322,7 +384,7 @@ impl Assistant {
                     Some(reason) => refuse_tool(pool, conversation, call, &reason).await?,
                     None => {
                         destructive += u32::from(tools::is_destructive(&call.name));
-                        run_tool(pool, conversation, owner, call).await?
+                        run_tool(pool, scope, clock, call).await?
                     }
                 };
                 transcript.push(StoredMessage::Tool {

@@ -1,15 +1,22 @@
-//! The five tools the assistant manages tasks with. They call the same domain parsers and
+//! The six tools the assistant manages tasks with. They call the same domain parsers and
 //! store functions as the REST API: there is no second implementation of a task rule. The
-//! owner always comes from the verified token, never from the arguments.
+//! owner always comes from the verified token, never from the arguments. Every change a tool
+//! makes is recorded (`store::changes`) in the same transaction, so that it can be undone.
 
+use super::clock::Clock;
 use crate::{
-    domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter},
-    store::tasks,
+    domain::{DueAt, Search, TaskChanges, TaskDraft, TaskFilter, when},
+    store::{
+        changes::{self, Origin, UndoError},
+        tasks,
+    },
 };
-use api_types::{NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
+use api_types::{ChangeKind, NewTask, Priority, StatusFilter, Task, TaskPatch, TaskQuery};
+use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
 use uuid::Uuid;
 
 pub const ADD_TASK: &str = "add_task";
@@ -17,6 +24,26 @@ pub const LIST_TASKS: &str = "list_tasks";
 pub const COMPLETE_TASK: &str = "complete_task";
 pub const DELETE_TASK: &str = "delete_task";
 pub const UPDATE_TASK: &str = "update_task";
+pub const UNDO_LAST_CHANGE: &str = "undo_last_change";
+
+/// Who a tool runs for, and where its changes are recorded.
+#[derive(Debug, Clone)]
+pub struct Caller<'a> {
+    pub pool: &'a PgPool,
+    /// From the verified token.
+    pub owner: Uuid,
+    pub origin: Origin,
+    /// How long a change stays undoable.
+    pub undo_window: Duration,
+    /// The person's time zone and local time, for the dates they write.
+    pub clock: &'a Clock,
+}
+
+/// What `due_at` takes, for the model and for MCP clients.
+pub const DUE_DESCRIPTION: &str = "Due date: an RFC 3339 timestamp, YYYY-MM-DD (the end of that day, 23:59), \
+or the user's own words such as \"tomorrow at 5pm\", \"next friday\", \"in 3 days\", \"on the 5th\", \
+\"Dec 24 at 17:00\"; dates without an offset are read in the user's time zone (UTC over MCP); \
+null clears it";
 
 /// Whether a tool destroys something the person cannot get back (an update keeps the task).
 pub fn is_destructive(name: &str) -> bool {
@@ -43,7 +70,7 @@ pub fn definitions() -> Vec<Value> {
     let tags = json!({"type": "array", "items": {"type": "string", "maxLength": 32}, "maxItems": 10,
                       "description": "Short labels such as work or home"});
     let due = json!({"type": ["string", "null"],
-                     "description": "Due date: RFC 3339 timestamp or YYYY-MM-DD (end of that day, UTC); null clears it"});
+                     "description": DUE_DESCRIPTION});
     let task_ref = json!({"task_id": {"type": "integer", "description": "The task's id, when known"},
                           "title": {"type": "string", "description": "Part of the task's title, when the id is not known; must match exactly one task"}});
     let function = |name: &str, description: &str, parameters: Value| json!({"type": "function", "function": {"name": name, "description": description, "parameters": parameters}});
@@ -92,6 +119,15 @@ pub fn definitions() -> Vec<Value> {
                 "priority": priority, "tags": tags, "due_at": due,
                 "completed": {"type": "boolean"}}))}),
         ),
+        function(
+            UNDO_LAST_CHANGE,
+            "Undo the task changes (adds, updates, completions, deletions) made by the previous request in this \
+             conversation (over MCP: by the previous tool call that changed a task), restoring the tasks exactly \
+             as they were; a deleted task comes back with its id. Call it when the user says undo, or that the \
+             last change was a mistake. Calling it again undoes the request before that. It fails without \
+             changing anything if a task was changed since.",
+            json!({"type": "object", "additionalProperties": false, "properties": {}}),
+        ),
     ]
 }
 
@@ -112,6 +148,10 @@ struct ListArgs {
     search: Option<String>,
     limit: Option<u32>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
 
 #[derive(Debug, Default, Deserialize)]
 struct TaskRef {
@@ -150,9 +190,15 @@ fn parse_args<'a, T: Deserialize<'a>>(name: &str, arguments: &'a str) -> Result<
         .map_err(|error| ToolError::Invalid(format!("invalid arguments for {name}: {error}")))
 }
 
-/// A due date as the model writes it; the domain's rules, the tool's error.
-fn parse_due(raw: &str) -> Result<DueAt, ToolError> {
-    DueAt::parse_text(raw).map_err(|message| ToolError::Invalid(format!("due_at: {message}")))
+/// A due date as the model (or the offline assistant) writes it: an RFC 3339 instant as it is,
+/// anything else as words read on the person's clock; the domain's rules, the tool's error.
+async fn parse_due(pool: &PgPool, clock: &Clock, raw: &str) -> Result<DueAt, ToolError> {
+    let invalid = |message: String| ToolError::Invalid(format!("due_at: {message}"));
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw.trim()) {
+        return DueAt::parse(at.to_utc()).map_err(invalid);
+    }
+    let wall = when::parse(raw, clock.now()).map_err(|error| invalid(error.to_string()))?.wall_time();
+    DueAt::parse(clock.instant(pool, wall).await?).map_err(invalid)
 }
 
 fn field_errors(errors: crate::domain::FieldErrors) -> ToolError {
@@ -181,13 +227,49 @@ async fn resolve(pool: &PgPool, owner: Uuid, reference: &TaskRef) -> Result<Task
     }
 }
 
-/// Runs tool `name` for `owner` and returns its JSON result.
-pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) -> Result<Value, ToolError> {
+/// Records a change in the transaction that made it, commits both, and answers with the
+/// task and the change's id (`change_id`, what the undo routes take).
+async fn commit_change(
+    caller: &Caller<'_>,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    kind: ChangeKind,
+    before: Option<&Task>,
+    after: Option<&Task>,
+) -> Result<i64, ToolError> {
+    let id = changes::record(&mut tx, caller.owner, &caller.origin, kind, before, after).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The task `reference` names, locked for the change about to be made: `before` as it was
+/// when the change was made, not when it was looked up.
+async fn lock(db: &mut PgConnection, owner: Uuid, task: &Task) -> Result<Task, ToolError> {
+    tasks::get_for_update(db, owner, task.id)
+        .await?
+        .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))
+}
+
+impl From<UndoError> for ToolError {
+    fn from(error: UndoError) -> Self {
+        match error {
+            UndoError::Database(error) => ToolError::Database(error),
+            UndoError::NotFound(_) | UndoError::Nothing(_) => ToolError::NotFound(error.to_string()),
+            other => ToolError::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Runs tool `name` for the caller, whose dates are read on the caller's clock, and returns its
+/// JSON result.
+pub async fn execute(caller: &Caller<'_>, name: &str, arguments: &str) -> Result<Value, ToolError> {
+    let (pool, owner, clock) = (caller.pool, caller.owner, caller.clock);
     match name {
         ADD_TASK => {
             let args: AddArgs = parse_args(name, arguments)?;
-            let due_at = args.due_at.as_deref().filter(|d| !d.trim().is_empty());
-            let due_at = due_at.map(|raw| parse_due(raw).map(DueAt::get)).transpose()?;
+            let due_at = match args.due_at.as_deref().filter(|d| !d.trim().is_empty()) {
+                Some(raw) => Some(parse_due(pool, clock, raw).await?.get()),
+                None => None,
+            };
             let input = NewTask {
                 title: args.title,
                 description: args.description,
@@ -197,8 +279,10 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
                 completed: None,
             };
             let draft = TaskDraft::parse(&input).map_err(field_errors)?;
-            let task = tasks::insert(pool, owner, &draft).await?;
-            Ok(json!({"ok": true, "task": task}))
+            let mut tx = pool.begin().await?;
+            let task = tasks::insert(&mut *tx, owner, &draft).await?;
+            let change_id = commit_change(caller, tx, ChangeKind::Add, None, Some(&task)).await?;
+            Ok(json!({"ok": true, "task": task, "change_id": change_id}))
         }
         LIST_TASKS => {
             let args: ListArgs = parse_args(name, arguments)?;
@@ -217,18 +301,23 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
         COMPLETE_TASK => {
             let args: CompleteArgs = parse_args(name, arguments)?;
             let task = resolve(pool, owner, &args.task).await?;
-            let updated = tasks::set_completed(pool, owner, task.id, Some(args.completed.unwrap_or(true)))
+            let mut tx = pool.begin().await?;
+            let before = lock(&mut tx, owner, &task).await?;
+            let updated = tasks::set_completed(&mut *tx, owner, task.id, Some(args.completed.unwrap_or(true)))
                 .await?
                 .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
-            Ok(json!({"ok": true, "task": updated}))
+            let change_id = commit_change(caller, tx, ChangeKind::Complete, Some(&before), Some(&updated)).await?;
+            Ok(json!({"ok": true, "task": updated, "change_id": change_id}))
         }
         DELETE_TASK => {
             let args: TaskRef = parse_args(name, arguments)?;
             let task = resolve(pool, owner, &args).await?;
-            let deleted = tasks::delete(pool, owner, task.id)
+            let mut tx = pool.begin().await?;
+            let deleted = tasks::delete(&mut *tx, owner, task.id)
                 .await?
                 .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
-            Ok(json!({"ok": true, "deleted": deleted}))
+            let change_id = commit_change(caller, tx, ChangeKind::Delete, Some(&deleted), None).await?;
+            Ok(json!({"ok": true, "deleted": deleted, "change_id": change_id}))
         }
         UPDATE_TASK => {
             let args: UpdateArgs = parse_args(name, arguments)?;
@@ -237,7 +326,7 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
                 None => None,
                 Some(None) => Some(None),
                 Some(Some(raw)) if raw.trim().is_empty() => Some(None),
-                Some(Some(raw)) => Some(Some(parse_due(&raw)?.get())),
+                Some(Some(raw)) => Some(Some(parse_due(pool, clock, &raw).await?.get())),
             };
             let patch = TaskPatch {
                 title: args.new_title,
@@ -248,10 +337,26 @@ pub async fn execute(pool: &PgPool, owner: Uuid, name: &str, arguments: &str) ->
                 completed: args.completed,
             };
             let changes = TaskChanges::parse(&patch).map_err(field_errors)?;
-            let updated = tasks::update(pool, owner, task.id, &changes)
+            let mut tx = pool.begin().await?;
+            let before = lock(&mut tx, owner, &task).await?;
+            let updated = tasks::update(&mut *tx, owner, task.id, &changes)
                 .await?
                 .ok_or_else(|| ToolError::NotFound(format!("task {} not found", task.id)))?;
-            Ok(json!({"ok": true, "task": updated}))
+            if updated == before {
+                // Nothing changed (no fields given): nothing to record or undo.
+                return Ok(json!({"ok": true, "task": updated}));
+            }
+            let change_id = commit_change(caller, tx, ChangeKind::Update, Some(&before), Some(&updated)).await?;
+            Ok(json!({"ok": true, "task": updated, "change_id": change_id}))
+        }
+        UNDO_LAST_CHANGE => {
+            let _: Empty = parse_args(name, arguments)?;
+            let origin = &caller.origin;
+            // In a conversation: its previous turns. Over MCP (no conversation): each call is its
+            // own batch, so the newest MCP change of this user.
+            let except = origin.conversation.map(|_| origin.batch);
+            let undone = changes::undo_last(pool, owner, origin.conversation, except, caller.undo_window).await?;
+            Ok(json!({"ok": true, "undone": undone}))
         }
         other => Err(ToolError::UnknownTool(other.to_owned())),
     }
@@ -270,17 +375,31 @@ mod tests {
     fn every_tool_has_a_schema_object() {
         let names: Vec<String> =
             definitions().iter().map(|d| d["function"]["name"].as_str().unwrap_or_default().to_owned()).collect();
-        assert_eq!(names, [ADD_TASK, LIST_TASKS, COMPLETE_TASK, DELETE_TASK, UPDATE_TASK]);
+        assert_eq!(names, [ADD_TASK, LIST_TASKS, COMPLETE_TASK, DELETE_TASK, UPDATE_TASK, UNDO_LAST_CHANGE]);
         for definition in definitions() {
             assert_eq!(definition["function"]["parameters"]["type"], "object");
             assert!(definition["function"]["parameters"]["properties"].get("user_id").is_none());
         }
     }
 
-    #[test]
-    fn a_bad_due_date_names_the_argument() {
-        assert_eq!(parse_due("2030-01-02").unwrap().get().to_rfc3339(), "2030-01-02T23:59:00+00:00");
-        let error = parse_due("-5000-01-01").unwrap_err().to_string();
+    /// Never connects: a UTC clock converts without the database.
+    fn no_database() -> PgPool {
+        sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap()
+    }
+
+    #[tokio::test]
+    async fn due_dates_are_instants_dates_or_words_and_a_bad_one_names_the_argument() {
+        let (pool, clock) = (no_database(), Clock::fixed_utc(chrono::DateTime::UNIX_EPOCH.naive_utc()));
+        let due = async |raw: &str| parse_due(&pool, &clock, raw).await.map(|at| at.get().to_rfc3339());
+        assert_eq!(due("2030-01-02").await.unwrap(), "2030-01-02T23:59:00+00:00");
+        assert_eq!(due(" 2030-01-02T10:00:00+02:00 ").await.unwrap(), "2030-01-02T08:00:00+00:00");
+        assert_eq!(due("tomorrow at 5pm").await.unwrap(), "1970-01-02T17:00:00+00:00");
+        assert_eq!(due("2030-01-02 17:30").await.unwrap(), "2030-01-02T17:30:00+00:00");
+        let error = due("9999-12-31T23:59:59-01:00").await.unwrap_err().to_string();
         assert!(error.starts_with("due_at: must be from 0001-01-01T00:00:00Z"), "{error}");
+        for bad in ["friday-ish", "-5000-01-01", "0000-06-01", "+10000-01-01", "feb 30", "in 99999999 days"] {
+            let error = due(bad).await.unwrap_err().to_string();
+            assert!(error.starts_with("due_at: "), "{bad:?}: {error}");
+        }
     }
 }

@@ -6,5 +6,5 @@ pub mod password;
 pub mod rate_limit;
 pub mod token;
 
-pub use extractor::{AuthUser, OwnedPath, SESSION_LIFETIME_OVER};
+pub use extractor::{AuthUser, Claim, ClaimedPath, OwnedPath, SESSION_LIFETIME_OVER};
 pub use token::{Claims, Clock, Session, TokenKeys};

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SubsecRound, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, TimeDelta, Timelike, Utc};
 
 /// A due date, or a bound of a due-date filter: an instant from 0001-01-01T00:00:00Z to
 /// 9999-12-31T23:59:59.999999Z, to the microsecond.
@@ -26,18 +26,6 @@ impl DueAt {
             Some(at) if (1..=9999).contains(&at.year()) => Ok(Self(at)),
             _ => Err(format!("must be from {} (UTC)", Self::RANGE)),
         }
-    }
-
-    /// What the chat tools accept: an RFC 3339 timestamp, or a plain `YYYY-MM-DD` meaning the end
-    /// of that day (23:59 UTC).
-    pub fn parse_text(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-            return Self::parse(at.with_timezone(&Utc));
-        }
-        let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map_err(|_| format!("{raw:?} is neither an RFC 3339 timestamp nor YYYY-MM-DD"))?;
-        Self::parse(date.and_time(NaiveTime::from_hms_opt(23, 59, 0).unwrap_or_default()).and_utc())
     }
 
     pub fn get(self) -> DateTime<Utc> {
@@ -78,17 +66,5 @@ mod tests {
     fn a_leap_second_is_the_next_minute_as_in_postgresql() {
         let leap = at("2016-12-31T23:59:60.5Z");
         assert_eq!(DueAt::parse(leap).unwrap().get(), at("2017-01-01T00:00:00.5Z"));
-    }
-
-    #[test]
-    fn text_is_a_timestamp_or_the_end_of_a_day() {
-        assert_eq!(DueAt::parse_text("2030-01-02").unwrap().get().to_rfc3339(), "2030-01-02T23:59:00+00:00");
-        assert_eq!(
-            DueAt::parse_text(" 2030-01-02T10:00:00+02:00 ").unwrap().get().to_rfc3339(),
-            "2030-01-02T08:00:00+00:00"
-        );
-        for bad in ["friday", "-5000-01-01", "0000-06-01", "+10000-01-01", "-5000-01-01T00:00:00Z", ""] {
-            assert!(DueAt::parse_text(bad).is_err(), "{bad:?}");
-        }
     }
 }

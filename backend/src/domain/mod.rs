@@ -9,12 +9,15 @@ mod cursor;
 mod due;
 mod task;
 pub mod text;
+pub mod when;
+mod zone;
 
 pub use account::{Email, Password, UserName};
 pub use chat::{ConversationTitle, MessageText};
 pub use cursor::{Cursor, CursorKey};
 pub use due::DueAt;
 pub use task::{Description, Search, Tag, TagList, TaskChanges, TaskDraft, TaskFilter, Title};
+pub use zone::ZoneName;
 
 use api_types::FieldError;
 

@@ -5,12 +5,15 @@ use super::{
     responses::{ById, JsonBody, OwnUser, RateLimited, Unavailable},
 };
 use crate::{
-    agent::Assistant,
+    agent::{
+        Assistant,
+        clock::{Clock, ClockError},
+    },
     auth::OwnedPath,
-    domain::MessageText,
+    domain::{MessageText, ZoneName},
     error::ApiError,
     state::AppState,
-    store::{chat_rate, conversations},
+    store::{changes, chat_rate, conversations},
 };
 use api_types::{
     AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo,
@@ -28,7 +31,7 @@ pub struct ConversationPath {
     id: String,
 }
 
-fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("conversation {raw} not found")))
 }
 
@@ -49,11 +52,20 @@ pub async fn chat(
 ) -> Result<axum::Json<ChatResponse>, ApiError> {
     let message = MessageText::parse(&request.message).map_err(|message| ApiError::invalid("message", message))?;
     let conversation = request.conversation_id.as_deref().map(conversation_id).transpose()?;
+    let zone = request.time_zone.as_deref().map(ZoneName::parse).transpose();
+    let zone = zone.map_err(|message| ApiError::invalid("time_zone", message))?;
+    // Before the turn counts or stores anything: a zone that does not exist is the client's
+    // mistake, told as such.
+    let clock = Clock::of(&state.pool, zone).await.map_err(|error| match error {
+        ClockError::UnknownZone(_) => ApiError::invalid("time_zone", error.to_string()),
+        ClockError::Database(error) => error.into(),
+    })?;
     // Every turn may call the model: counted per user, where every replica sees the count.
     if let Some(retry_after) = chat_rate::take(&state.pool, user.id, state.chat_limits.rate_per_minute.get()).await? {
         return Err(ApiError::RateLimited(retry_after));
     }
-    let response = state.assistant.turn(&state.pool, user.id, conversation, &message, state.chat_limits).await?;
+    let response =
+        state.assistant.turn(&state.pool, user.id, conversation, &message, &clock, state.chat_limits).await?;
     Ok(axum::Json(response))
 }
 
@@ -92,6 +104,10 @@ pub async fn messages(
             _ => None,
         })
         .collect();
+    let change_ids: Vec<i64> =
+        results.values().filter_map(|result| result.get("change_id").and_then(Value::as_i64)).collect();
+    let undone: std::collections::HashSet<i64> =
+        changes::undone_among(&state.pool, user.id, &change_ids).await?.into_iter().collect();
     let messages = rows
         .iter()
         .map(|row| {
@@ -103,10 +119,17 @@ pub async fn messages(
                     content,
                     tool_calls
                         .into_iter()
-                        .map(|call| ToolCallRecord {
-                            result: results.get(&call.id).cloned().unwrap_or(Value::Null),
-                            arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::String(call.arguments)),
-                            name: call.name,
+                        .map(|call| {
+                            let result = results.get(&call.id).cloned().unwrap_or(Value::Null);
+                            let change_id = result.get("change_id").and_then(Value::as_i64);
+                            ToolCallRecord {
+                                undone: change_id.is_some_and(|id| undone.contains(&id)),
+                                change_id,
+                                result,
+                                arguments: serde_json::from_str(&call.arguments)
+                                    .unwrap_or(Value::String(call.arguments)),
+                                name: call.name,
+                            }
                         })
                         .collect(),
                 ),

@@ -3,7 +3,7 @@
 //! at build time or in the browser). build.rs keeps only the two files the page loads, gzip
 //! compressed: the whole release stored raw was 4.3 MB of the image (docs/benchmarks.md).
 
-use super::{auth, chat, health, responses, tasks};
+use super::{auth, changes, chat, health, responses, tasks};
 use crate::state::AppState;
 use api_types::{ErrorBody, Priority, SortOrder, StatusFilter, TaskSort};
 use axum::{
@@ -27,6 +27,7 @@ use utoipa::{
         auth::sign_out, auth::sign_out_everywhere, auth::change_password,
         tasks::list, tasks::create, tasks::get, tasks::replace, tasks::update, tasks::delete, tasks::complete,
         chat::chat, chat::list, chat::messages, chat::delete, chat::info,
+        changes::undo_change, changes::undo_last_turn,
     ),
     // The query parameters' enums: `IntoParams` refers to them without collecting them.
     components(schemas(ErrorBody, Priority, StatusFilter, TaskSort, SortOrder)),

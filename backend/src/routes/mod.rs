@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, composed into one router.
 
 mod auth;
+mod changes;
 mod chat;
 mod docs;
 pub(crate) mod extract;
@@ -43,6 +44,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/api/{user_id}/conversations", get(chat::list))
         .route("/api/{user_id}/conversations/{id}", axum::routing::delete(chat::delete))
         .route("/api/{user_id}/conversations/{id}/messages", get(chat::messages))
+        .route("/api/{user_id}/conversations/{id}/undo", post(changes::undo_last_turn))
+        .route("/api/{user_id}/changes/{change_id}/undo", post(changes::undo_change))
         .route("/api/info", get(chat::info))
         .layer(middleware::from_fn_with_state(config.request_timeout, time_limit));
     // A chat turn may call the model several times: it gets its own, longer limit.

@@ -1,12 +1,13 @@
-//! `/api/{user_id}/tasks`: the task API. Every route takes `OwnedPath`, so a token opens only
-//! its own user's tasks; another user's task id answers 404, as if it did not exist.
+//! `/api/{user_id}/tasks`: the task API. Every route takes `OwnedPath` (the list `ClaimedPath`,
+//! whose query checks the session itself), so a token opens only its own user's tasks; another
+//! user's task id answers 404, as if it did not exist.
 
 use super::{
     extract::{self, Bytes, Json, Path, Query},
     responses::{ById, JsonBody, OptionalJsonBody, OwnUser, QueryParams, Unavailable},
 };
 use crate::{
-    auth::OwnedPath,
+    auth::{ClaimedPath, OwnedPath},
     domain::{TaskChanges, TaskDraft, TaskFilter},
     error::ApiError,
     state::AppState,
@@ -29,11 +30,26 @@ pub struct TaskPath {
     responses((status = 200, description = "One page of the matching tasks", body = TaskPage), OwnUser, QueryParams, Unavailable))]
 pub async fn list(
     State(state): State<AppState>,
-    OwnedPath(user): OwnedPath,
-    Query(query): Query<TaskQuery>,
+    ClaimedPath(claim): ClaimedPath,
+    query: Result<Query<TaskQuery>, ApiError>,
 ) -> Result<axum::Json<TaskPage>, ApiError> {
-    let filter = TaskFilter::parse(&query)?;
-    let page = tasks::list(&state.pool, user.id, &filter).await?;
+    // The session is checked by the page's own query; anything else answered first must
+    // confirm it, so that a closed session is 401 as on every other route.
+    let filter = match query.and_then(|Query(query)| Ok(TaskFilter::parse(&query)?)) {
+        Ok(filter) => filter,
+        Err(error) => {
+            claim.confirm(&state).await?;
+            return Err(error);
+        }
+    };
+    let page = match tasks::list_if_open(&state.pool, claim.open_session(), &filter).await? {
+        Some(page) => page,
+        // No rows: an empty page, or a closed session.
+        None => {
+            let user = claim.confirm(&state).await?;
+            tasks::list(&state.pool, user.id, &filter).await?
+        }
+    };
     let end = u64::from(filter.offset) + page.items.len() as u64;
     // A cursor page does not know its offset.
     let next_offset = (page.more && filter.after.is_none()).then(|| u32::try_from(end).unwrap_or(u32::MAX));

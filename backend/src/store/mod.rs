@@ -2,7 +2,9 @@
 //! another user's task is indistinguishable from a missing one.
 
 pub mod auth_attempts;
+pub mod changes;
 pub mod chat_rate;
 pub mod conversations;
 pub mod tasks;
 pub mod users;
+pub mod zones;

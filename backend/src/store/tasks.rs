@@ -1,7 +1,8 @@
+use super::users::{self, OpenSession};
 use crate::domain::{Cursor, CursorKey, DueAt, Search, TaskChanges, TaskDraft, TaskFilter};
 use api_types::{SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskSort};
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 const COLUMNS: &str = "id, title, description, completed, completed_at, priority::text AS priority, \
@@ -53,20 +54,70 @@ fn bind_draft<'q>(query: TaskQuery<'q>, draft: &'q TaskDraft) -> TaskQuery<'q> {
         .bind(draft.completed)
 }
 
-pub async fn insert(pool: &PgPool, owner: Uuid, draft: &TaskDraft) -> Result<Task, sqlx::Error> {
+pub async fn insert<'e>(db: impl PgExecutor<'e>, owner: Uuid, draft: &TaskDraft) -> Result<Task, sqlx::Error> {
     let sql = format!(
         "INSERT INTO tasks (user_id, title, description, priority, tags, due_at, completed, completed_at) \
          VALUES ($1, $2, $3, $4::task_priority, $5, $6, $7, CASE WHEN $7 THEN now() END) RETURNING {COLUMNS}"
     );
-    let row: TaskRow = bind_draft(sqlx::query_as(&sql).bind(owner), draft).fetch_one(pool).await?;
+    let row: TaskRow = bind_draft(sqlx::query_as(&sql).bind(owner), draft).fetch_one(db).await?;
     Ok(row.into())
 }
 
-pub async fn get(pool: &PgPool, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
+pub async fn get<'e>(db: impl PgExecutor<'e>, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
     let row: Option<TaskRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"))
         .bind(id)
         .bind(owner)
-        .fetch_optional(pool)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Task::from))
+}
+
+/// The task, locked until the transaction ends: what a recorded change saw before it.
+pub async fn get_for_update(db: &mut PgConnection, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
+    let row: Option<TaskRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE"))
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(Task::from))
+}
+
+/// Writes every column of `task` back, its id and timestamps included: the undo of a deletion
+/// (re-inserted as it was) or of an update. `updated_at` too, so that the change before, whose
+/// `after` this row is, can be undone next. `None` when an update finds no such task.
+pub async fn restore(
+    db: &mut PgConnection,
+    owner: Uuid,
+    task: &Task,
+    insert: bool,
+) -> Result<Option<Task>, sqlx::Error> {
+    let sql = if insert {
+        format!(
+            "INSERT INTO tasks (id, user_id, title, description, priority, tags, due_at, completed, completed_at, \
+             created_at, updated_at) OVERRIDING SYSTEM VALUE \
+             VALUES ($1, $2, $3, $4, $5::task_priority, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
+        )
+    } else {
+        format!(
+            "UPDATE tasks SET title = $3, description = $4, priority = $5::task_priority, tags = $6, due_at = $7, \
+             completed = $8, completed_at = $9, created_at = $10, updated_at = $11 \
+             WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+        )
+    };
+    let row: Option<TaskRow> = sqlx::query_as(&sql)
+        .bind(task.id)
+        .bind(owner)
+        .bind(&task.title)
+        .bind(task.description.as_deref())
+        .bind(task.priority.as_str())
+        .bind(task.tags.as_slice())
+        .bind(task.due_at)
+        .bind(task.completed)
+        .bind(task.completed_at)
+        .bind(task.created_at)
+        .bind(task.updated_at)
+        .fetch_optional(db)
         .await?;
     Ok(row.map(Task::from))
 }
@@ -84,9 +135,14 @@ pub async fn replace(pool: &PgPool, owner: Uuid, id: i64, draft: &TaskDraft) -> 
 }
 
 /// Changes only the given fields (PATCH). No changes at all reads the task back.
-pub async fn update(pool: &PgPool, owner: Uuid, id: i64, changes: &TaskChanges) -> Result<Option<Task>, sqlx::Error> {
+pub async fn update<'e>(
+    db: impl PgExecutor<'e>,
+    owner: Uuid,
+    id: i64,
+    changes: &TaskChanges,
+) -> Result<Option<Task>, sqlx::Error> {
     if changes.is_empty() {
-        return get(pool, owner, id).await;
+        return get(db, owner, id).await;
     }
     let mut query = QueryBuilder::<Postgres>::new("UPDATE tasks SET updated_at = now()");
     if let Some(title) = &changes.title {
@@ -114,13 +170,13 @@ pub async fn update(pool: &PgPool, owner: Uuid, id: i64, changes: &TaskChanges) 
     }
     query.push(" WHERE id = ").push_bind(id).push(" AND user_id = ").push_bind(owner);
     query.push(" RETURNING ").push(COLUMNS);
-    let row: Option<TaskRow> = query.build_query_as().fetch_optional(pool).await?;
+    let row: Option<TaskRow> = query.build_query_as().fetch_optional(db).await?;
     Ok(row.map(Task::from))
 }
 
 /// Sets completion, or flips it when `completed` is `None`.
-pub async fn set_completed(
-    pool: &PgPool,
+pub async fn set_completed<'e>(
+    db: impl PgExecutor<'e>,
     owner: Uuid,
     id: i64,
     completed: Option<bool>,
@@ -133,18 +189,18 @@ pub async fn set_completed(
     .bind(id)
     .bind(owner)
     .bind(completed)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.map(Task::from))
 }
 
 /// The deleted task, or `None` when the owner has no such task.
-pub async fn delete(pool: &PgPool, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
+pub async fn delete<'e>(db: impl PgExecutor<'e>, owner: Uuid, id: i64) -> Result<Option<Task>, sqlx::Error> {
     let row: Option<TaskRow> =
         sqlx::query_as(&format!("DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"))
             .bind(id)
             .bind(owner)
-            .fetch_optional(pool)
+            .fetch_optional(db)
             .await?;
     Ok(row.map(Task::from))
 }
@@ -230,6 +286,7 @@ fn page_query<'a>(
     filter: &'a TaskFilter,
     start: &Start<'a>,
     rows: i64,
+    session: Option<OpenSession>,
 ) -> QueryBuilder<'a, Postgres> {
     let title_key = if filter.sort == TaskSort::Title { "lower(tasks.title)" } else { "NULL::text" };
     let mut query = QueryBuilder::<Postgres>::new(format!(
@@ -238,6 +295,9 @@ fn page_query<'a>(
     push_filters(&mut query, owner, filter);
     query.push(" LIMIT ").push_bind(TASK_TOTAL_CAP + 1).push(") AS capped) AS total FROM tasks");
     push_filters(&mut query, owner, filter);
+    if let Some(session) = session {
+        users::push_session_open(&mut query, session);
+    }
     let (direction, after) = match filter.order {
         SortOrder::Asc => ("ASC", ">"),
         SortOrder::Desc => ("DESC", "<"),
@@ -296,8 +356,9 @@ async fn fetch(
     filter: &TaskFilter,
     start: Start<'_>,
     rows: i64,
+    session: Option<OpenSession>,
 ) -> Result<Vec<Listed>, sqlx::Error> {
-    page_query("", owner, filter, &start, rows)
+    page_query("", owner, filter, &start, rows, session)
         .build_query_as()
         .persistent(!plan_each_time(filter))
         .fetch_all(pool)
@@ -315,19 +376,55 @@ fn plan_each_time(filter: &TaskFilter) -> bool {
 
 /// One page of the owner's tasks matching `filter`, and how many match (capped).
 pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<Page, sqlx::Error> {
-    // One row more than the page tells whether another page follows, without a count.
-    let wanted = i64::from(filter.limit) + 1;
-    let mut rows = match &filter.after {
-        None => fetch(pool, owner, filter, Start::Offset, wanted).await?,
-        Some(cursor) => fetch(pool, owner, filter, start_after(cursor), wanted).await?,
-    };
+    let rows = first_rows(pool, owner, filter, None).await?;
+    finish_page(pool, owner, filter, rows).await
+}
+
+/// `list` for a session not yet checked: the page's query reads rows only while the session is
+/// open, so the request makes one statement where a separate check made two. `None` when no
+/// row came back, which is either an empty page or a closed session: the caller must tell
+/// which (`Claim::confirm`) and may then ask `list`.
+pub async fn list_if_open(
+    pool: &PgPool,
+    session: OpenSession,
+    filter: &TaskFilter,
+) -> Result<Option<Page>, sqlx::Error> {
+    let rows = first_rows(pool, session.user_id, filter, Some(session)).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    finish_page(pool, session.user_id, filter, rows).await.map(Some)
+}
+
+/// One row more than the page tells whether another page follows, without a count.
+fn wanted(filter: &TaskFilter) -> i64 {
+    i64::from(filter.limit) + 1
+}
+
+async fn first_rows(
+    pool: &PgPool,
+    owner: Uuid,
+    filter: &TaskFilter,
+    session: Option<OpenSession>,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let start = filter.after.as_ref().map_or(Start::Offset, start_after);
+    fetch(pool, owner, filter, start, wanted(filter), session).await
+}
+
+async fn finish_page(
+    pool: &PgPool,
+    owner: Uuid,
+    filter: &TaskFilter,
+    mut rows: Vec<Listed>,
+) -> Result<Page, sqlx::Error> {
+    let wanted = wanted(filter);
     // A row comparison never matches NULL: after the dated tasks come the undated ones.
     if let Some(cursor) = &filter.after
         && matches!(cursor.key, CursorKey::Due(Some(_)))
         && (rows.len() as i64) < wanted
     {
         let rest = wanted - rows.len() as i64;
-        rows.extend(fetch(pool, owner, filter, Start::DueNulls(None), rest).await?);
+        rows.extend(fetch(pool, owner, filter, Start::DueNulls(None), rest, None).await?);
     }
     let counted = match rows.first() {
         Some(row) => row.total,
@@ -366,7 +463,7 @@ pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<Pag
 pub async fn explain_list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<serde_json::Value, sqlx::Error> {
     let start = filter.after.as_ref().map_or(Start::Offset, start_after);
     let explained: sqlx::types::Json<serde_json::Value> =
-        page_query("EXPLAIN (FORMAT JSON) ", owner, filter, &start, i64::from(filter.limit) + 1)
+        page_query("EXPLAIN (FORMAT JSON) ", owner, filter, &start, wanted(filter), None)
             .build_query_scalar()
             .fetch_one(pool)
             .await?;

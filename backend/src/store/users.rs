@@ -1,6 +1,6 @@
 use crate::domain::{Email, UserName};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -86,6 +86,28 @@ pub async fn find_for_session(
     .fetch_optional(pool)
     .await?;
     Ok(found.map(|found| (found.user, found.revoked)))
+}
+
+/// A session as its token names it, for a query that only runs while the session is open.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenSession {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub version: i64,
+}
+
+/// Appends ` AND <the session is open>` to a WHERE clause: the same facts `find_for_session`
+/// reads (the account exists at the token's version, the session was not signed out), as
+/// conditions that do not depend on the row, so PostgreSQL tests them once before reading any.
+pub fn push_session_open(query: &mut QueryBuilder<'_, Postgres>, session: OpenSession) {
+    query
+        .push(" AND EXISTS (SELECT 1 FROM users WHERE users.id = ")
+        .push_bind(session.user_id)
+        .push(" AND users.token_version = ")
+        .push_bind(session.version)
+        .push(") AND NOT EXISTS (SELECT 1 FROM revoked_sessions WHERE revoked_sessions.session_id = ")
+        .push_bind(session.session_id)
+        .push(")");
 }
 
 /// Signs out one session until its absolute end, and forgets the user's signed-out sessions

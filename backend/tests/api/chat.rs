@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// An app whose assistant is the scripted fake model, which refuses (400) any request a real
 /// server would refuse.
-async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
+pub(crate) async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> Option<TestApp> {
     spawn_with_model_and(fake, |config| config.chat_max_tool_rounds = max_tool_rounds).await
 }
 
@@ -129,6 +129,35 @@ async fn offline_assistant_is_honest_about_what_it_does_not_understand() {
 }
 
 #[tokio::test]
+async fn offline_assistant_runs_chained_commands_in_order_within_the_deletion_cap() {
+    let Some(database) = fresh_database().await else { return };
+    let mut config = config_for(database);
+    config.chat_max_destructive_calls_per_turn = 1;
+    let app = spawn_app_with(config).await;
+    app.wait_until_ready().await;
+    let user = app.sign_up().await;
+    let added = chat_ok(&app, &user, None, "add buy eggs and add buy bread, then show my pending tasks").await;
+    let names: Vec<&str> = added.tool_calls.iter().map(|call| call.name.as_str()).collect();
+    assert_eq!(names, ["add_task", "add_task", "list_tasks"], "{}", added.response);
+    let tasks = tasks_of(&app, &user).await;
+    let mut titles: Vec<&str> = tasks.iter().map(|task| task.title.as_str()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["buy bread", "buy eggs"]);
+    assert_eq!(
+        added.response.lines().count(),
+        2 + 1 + 2,
+        "a sentence per step, the list's two lines: {}",
+        added.response
+    );
+
+    let (first, second) = (tasks[0].id, tasks[1].id);
+    let capped = chat_ok(&app, &user, None, &format!("delete task {first} and delete task {second}")).await;
+    assert_eq!(capped.tool_calls.len(), 1, "the second deletion is over the cap: {}", capped.response);
+    assert!(capped.response.contains("at most 1 deletions"), "{}", capped.response);
+    assert_eq!(tasks_of(&app, &user).await.len(), 1, "exactly one task deleted");
+}
+
+#[tokio::test]
 async fn chat_input_and_conversation_ids_are_checked() {
     let Some(app) = spawn_app().await else { return };
     let user = app.sign_up().await;
@@ -181,7 +210,7 @@ async fn a_model_adds_a_task_from_a_sentence() {
     let first_request = &fake.accepted()[0];
     assert_eq!(first_request["model"], "fake-model");
     assert!(first_request.get("temperature").is_none(), "no temperature unless configured");
-    assert_eq!(first_request["tools"].as_array().unwrap().len(), 5);
+    assert_eq!(first_request["tools"].as_array().unwrap().len(), 6);
     assert_eq!(first_request["messages"][0]["role"], "system");
 }
 

@@ -4,7 +4,14 @@
 
 use crate::helpers::{TestApp, TestUser, spawn_app};
 use api_types::{ErrorBody, Task};
-use backend::agent::tools::{self, ToolError};
+use backend::{
+    agent::{
+        clock::Clock,
+        tools::{self, ToolError},
+    },
+    domain::ZoneName,
+    store::changes::Origin,
+};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
@@ -191,19 +198,36 @@ async fn the_chat_tools_refuse_what_the_rest_api_refuses() {
         ("list_tasks", json!({"tag": "\u{0}"})),
         ("list_tasks", json!({"limit": -1})),
         ("update_task", json!({"task_id": task.id, "due_at": "-5000-01-01"})),
+        ("add_task", json!({"title": "x", "due_at": "feb 30"})),
+        ("add_task", json!({"title": "x", "due_at": "in 99999999 days"})),
+        ("add_task", json!({"title": "x", "due_at": "10000-01-01"})),
+        ("add_task", json!({"title": "x", "due_at": "whenever \u{0}"})),
+        // The end of year 9999 in New York is already year 10000 in UTC.
+        ("update_task", json!({"task_id": task.id, "due_at": "9999-12-31"})),
         ("update_task", json!({"task_id": task.id, "new_title": "\u{0}"})),
         ("update_task", json!({"title": "\u{0}", "priority": "low"})),
         ("complete_task", json!({"title": "Keep\u{0}"})),
         ("delete_task", json!({"title": "\u{0}"})),
         ("delete_task", json!({"task_id": "1"})),
+        ("undo_last_change", json!({"change_id": 1})),
+        ("undo_last_change", json!({})),
     ];
     let raw = [
         ("delete_task", r#"{"task_id": 99999999999999999999}"#.to_owned()),
         ("list_tasks", r#"{"limit": 4294967296}"#.to_owned()),
     ];
     let cases = cases.into_iter().map(|(name, arguments)| (name, arguments.to_string())).chain(raw);
+    let zone = ZoneName::parse("America/New_York").unwrap();
+    let clock = Clock::of(&app.pool, Some(zone)).await.expect("PostgreSQL knows New York");
+    let caller = tools::Caller {
+        pool: &app.pool,
+        owner: owner(&user),
+        origin: Origin { conversation: None, tool_call_id: None, batch: uuid::Uuid::new_v4() },
+        undo_window: std::time::Duration::from_secs(60),
+        clock: &clock,
+    };
     for (name, arguments) in cases {
-        match tools::execute(&app.pool, owner(&user), name, &arguments).await {
+        match tools::execute(&caller, name, &arguments).await {
             Err(ToolError::Invalid(_) | ToolError::NotFound(_)) => {}
             other => panic!("{name} {arguments}: {other:?}"),
         }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod chat;
+mod dates;
 mod health;
 mod helpers;
 mod hostile_input;
@@ -12,5 +13,7 @@ mod operability;
 mod properties;
 mod rate_limits;
 mod sessions;
+mod statements;
 mod task_pages;
 mod tasks;
+mod undo;

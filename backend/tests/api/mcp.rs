@@ -46,7 +46,14 @@ async fn the_official_python_sdk_lists_and_calls_the_tools_as_the_token_user() {
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         seen["tools"],
-        serde_json::json!(["add_task", "complete_task", "delete_task", "list_tasks", "update_task"])
+        serde_json::json!([
+            "add_task",
+            "complete_task",
+            "delete_task",
+            "list_tasks",
+            "undo_last_change",
+            "update_task"
+        ])
     );
     assert_eq!(seen["add_schema_required"], serde_json::json!(["title"]));
     assert_eq!(seen["added_is_error"], false);
@@ -162,4 +169,29 @@ async fn an_mcp_call_stuck_on_the_database_ends_at_the_request_timeout() {
         .unwrap();
     assert_eq!(response.status(), 503);
     lock.rollback().await.unwrap();
+}
+
+/// MCP has no browser to send a zone: the tools read dates in UTC, and say so.
+#[tokio::test]
+async fn mcp_tools_read_the_persons_words_for_a_date_in_utc() {
+    let Some(app) = spawn_app().await else { return };
+    let user = app.sign_up().await;
+    let rpc = |body: Value| {
+        app.authed(Method::POST, "/mcp", &user)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body)
+    };
+    let add = tools_call("add_task", serde_json::json!({"title": "party", "due_at": "Dec 24, 2027 at 5pm"}));
+    let body: Value = rpc(add).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["result"]["structuredContent"]["task"]["due_at"], "2027-12-24T17:00:00Z", "{body}");
+    let impossible = tools_call("add_task", serde_json::json!({"title": "party", "due_at": "feb 30"}));
+    let body: Value = rpc(impossible).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    assert_eq!(body["result"]["structuredContent"]["error"], "due_at: February has no day 30", "{body}");
+    let list = serde_json::json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"});
+    let body: Value = rpc(list).send().await.unwrap().json().await.unwrap();
+    let add_task = body["result"]["tools"].as_array().unwrap().iter().find(|tool| tool["name"] == "add_task").unwrap();
+    let description = add_task["inputSchema"]["properties"]["due_at"]["description"].as_str().unwrap();
+    assert!(description.contains("UTC over MCP"), "{description}");
 }

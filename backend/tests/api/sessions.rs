@@ -285,3 +285,38 @@ async fn tokens_without_the_session_claims_or_at_another_version_are_refused() {
     not_a_session["sid"] = json!("not-a-uuid");
     assert_eq!(me(&app, &with_token(&user, &forge(not_a_session))).await.0, 401);
 }
+
+/// The task list checks the session inside its own query; with tasks to show, a closed session
+/// must still be refused, and before any other answer.
+#[tokio::test]
+async fn a_closed_session_cannot_list_existing_tasks() {
+    let Some(app) = spawn_app().await else { return };
+    let laptop = app.sign_up().await;
+    for title in ["one", "two"] {
+        app.create_task(&laptop, json!({"title": title})).await;
+    }
+    let phone = signed_in(&app, &laptop).await;
+    let tablet = signed_in(&app, &laptop).await;
+    let stranger = app.sign_up().await;
+    let list =
+        |user: &TestUser, query: &str| app.authed(Method::GET, &format!("/api/{}/tasks{query}", laptop.id), user);
+    let page: api_types::TaskPage = list(&laptop, "").send().await.unwrap().json().await.unwrap();
+    assert_eq!(page.items.len(), 2, "the control");
+
+    assert_eq!(app.authed(Method::POST, "/api/auth/sign-out", &laptop).send().await.unwrap().status(), 204);
+    for query in ["", "?limit=1", "?limit=0", "?sort=nonsense", "?offset=-1"] {
+        let (status, message) = outcome(list(&laptop, query)).await;
+        assert_eq!(status, 401, "{query}: {message}");
+        assert!(message.contains("this session was signed out"), "{query}: {message}");
+    }
+    let another_users = app.authed(Method::GET, &format!("/api/{}/tasks", stranger.id), &laptop);
+    assert_eq!(outcome(another_users).await.0, 401, "closed is 401 before another user's path is 403");
+    assert_eq!(outcome(list(&phone, "")).await.0, 200, "the other sessions go on");
+
+    assert_eq!(change_password(&app, &phone, &laptop.password, "a different passphrase").await.status(), 200);
+    for old in [&phone, &tablet] {
+        let (status, message) = outcome(list(old, "")).await;
+        assert_eq!(status, 401, "{message}");
+        assert!(message.contains("password change"), "{message}");
+    }
+}

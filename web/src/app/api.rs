@@ -3,7 +3,8 @@
 
 use api_types::{
     AuthResponse, ChangePasswordRequest, ChatMessage, ChatRequest, ChatResponse, CompleteRequest, ConversationSummary,
-    ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch, TaskQuery, User,
+    ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch, TaskQuery, UndoResponse,
+    User,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -184,6 +185,12 @@ pub async fn conversations(credentials: &Credentials) -> Result<Vec<Conversation
 pub async fn messages(credentials: &Credentials, conversation_id: &str) -> Result<Vec<ChatMessage>, ApiError> {
     let path = user_path(credentials, &format!("conversations/{conversation_id}/messages"));
     json(authorized(Request::get(&path), credentials).build()).await
+}
+
+/// Reverts one change a chat tool made; a 409's message says which task changed since.
+pub async fn undo_change(credentials: &Credentials, change_id: i64) -> Result<UndoResponse, ApiError> {
+    let path = user_path(credentials, &format!("changes/{change_id}/undo"));
+    json(authorized(Request::post(&path), credentials).build()).await
 }
 
 pub async fn delete_conversation(credentials: &Credentials, conversation_id: &str) -> Result<(), ApiError> {

@@ -94,7 +94,7 @@ pub fn ChatPanel() -> Element {
         input.set(String::new());
         turns.write().push(Turn { from_user: true, text: text.clone(), tool_calls: Vec::new(), failed: false });
         pending.set(true);
-        let request = ChatRequest { conversation_id: conversation(), message: text.clone() };
+        let request = ChatRequest { conversation_id: conversation(), message: text.clone(), time_zone: time::zone() };
         spawn(async move {
             match api::chat(&credentials, &request).await {
                 Ok(answer) => {
@@ -154,6 +154,24 @@ pub fn ChatPanel() -> Element {
             }
             opening.set(false);
             browser::focus("chat-input");
+        });
+    };
+
+    // Undo one chip's change: the chip says so, the task list reloads; a refusal (the task
+    // changed since, already undone, too old) is shown as the API words it.
+    let mut undo = move |(turn, call, change_id): (usize, usize, i64)| {
+        let Some(credentials) = app.credentials() else { return };
+        error.set(None);
+        spawn(async move {
+            match api::undo_change(&credentials, change_id).await {
+                Ok(_) => {
+                    if let Some(record) = turns.write().get_mut(turn).and_then(|turn| turn.tool_calls.get_mut(call)) {
+                        record.undone = true;
+                    }
+                    app.task_changes_elsewhere();
+                }
+                Err(failure) => error.set(Some(format!("Could not undo: {}", app.failed(&failure)))),
+            }
         });
     };
 
@@ -265,9 +283,18 @@ pub fn ChatPanel() -> Element {
                         span { class: "visually-hidden", if turn.from_user { "You said:" } else { "Assistant:" } }
                         if !turn.tool_calls.is_empty() {
                             ul { class: "chips", aria_label: "Actions taken",
-                                for call in turn.tool_calls.iter() {
-                                    li { class: if call.succeeded() { "chip" } else { "chip failed" }, title: "{call.arguments}",
+                                for (position, call) in turn.tool_calls.iter().enumerate() {
+                                    li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: "{call.arguments}",
                                         "{call.summary()}"
+                                        if call.undone {
+                                            span { class: "undone-note", " (undone)" }
+                                        } else if let Some(change_id) = call.change_id {
+                                            button {
+                                                r#type: "button", class: "link undo", aria_label: "Undo: {call.summary()}",
+                                                onclick: move |_| undo((index, position, change_id)),
+                                                "Undo"
+                                            }
+                                        }
                                     }
                                 }
                             }

@@ -72,7 +72,8 @@ fn Home() -> Element {
         header { class: "topbar",
             div { class: "brand",
                 span { class: "logo", aria_hidden: "true", "✓" }
-                span { class: "brand-name", "todo-chatbot" }
+                // The page's one level-one heading: screen readers jump to it first.
+                h1 { class: "brand-name", "todo-chatbot" }
             }
             div { class: "account",
                 span { class: "who", "Signed in as " strong { "{name}" } }
