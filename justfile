@@ -12,6 +12,11 @@ debian_image_local := image_prefix + "/debian:12.11"
 postgres_image := env("POSTGRES_IMAGE", image_prefix + "/postgres:15")
 backend_image := image_prefix + "/backend:" + revision
 web_image := image_prefix + "/web:" + revision
+# The app images' platforms, comma-separated: empty builds the engine's own alone (the quick
+# default); `PLATFORMS=linux/amd64,linux/arm64 just images` builds both and an OCI image index.
+platforms := env("PLATFORMS", "")
+# Where the OCI image indexes, SBOMs and provenance statements go.
+dist_dir := env("DIST_DIR", "dist")
 
 export IMAGE_PREFIX := image_prefix
 export VERSION := version
@@ -22,6 +27,8 @@ export DEBIAN_IMAGE_LOCAL := debian_image_local
 export POSTGRES_IMAGE := postgres_image
 export BACKEND_IMAGE := backend_image
 export WEB_IMAGE := web_image
+export PLATFORMS := platforms
+export DIST_DIR := dist_dir
 
 # List the recipes.
 default:
@@ -39,9 +46,13 @@ toolchain:
 bootstrap:
     images/build.sh bootstrap
 
-# Rebuild both app images without cache and check that the image IDs do not change.
+# Rebuild both app images (each of PLATFORMS) without cache and check the image IDs do not change; a difference is shown file by file.
 reproducible: images
     images/build.sh reproducible
+
+# An SPDX SBOM and an in-toto provenance statement per image (each of PLATFORMS, and postgres) in DIST_DIR.
+sbom: images
+    scripts/sbom.sh
 
 # Build the images if needed, start the stack, wait until it is healthy, print the URL.
 up: images env-file
@@ -78,9 +89,15 @@ lint:
     cargo clippy -p web --target wasm32-unknown-unknown --locked -- -D warnings
 
 # Everything: lints, image builds, chart checks, unit and API tests on a real PostgreSQL, image tests.
-test: lint images chart-check
+test: lint images sbom chart-check
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # The arm64 images' tests (under emulation) when PLATFORMS built them.
+    if [[ ",$PLATFORMS," == *,linux/arm64,* ]] && [ "$(docker version --format '{{{{.Server.Arch}}')" != arm64 ]; then
+      export BACKEND_IMAGE_ARM64="$BACKEND_IMAGE-arm64" WEB_IMAGE_ARM64="$WEB_IMAGE-arm64"
+    fi
     TOOLCHAIN_IMAGE="$(images/build.sh toolchain)" scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
-    @# The offline assistant is deterministic: a change that makes it understand less fails here.
+    # The offline assistant is deterministic: a change that makes it understand less fails here.
     EVAL_MIN_ACCURACY=85 cargo run --quiet --locked -p image-tests --bin eval -- offline
 
 # The assistant: offline (the default), the server OPENAI_BASE_URL names (with OPENAI_API_KEY and

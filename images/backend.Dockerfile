@@ -4,8 +4,18 @@
 ARG TOOLCHAIN_IMAGE
 
 # chef: the pinned toolchain (rust-toolchain.toml, cargo-chef); every build stage starts here.
-FROM ${TOOLCHAIN_IMAGE} AS chef
+# Build stages run on the builder's platform and cross-compile for the image's (docs/supply-chain.md).
+FROM --platform=$BUILDPLATFORM ${TOOLCHAIN_IMAGE} AS chef
 WORKDIR /src
+# The Rust target of the image's platform, and how cargo builds it: `build` (musl-gcc) on the
+# same architecture, `zigbuild` (zig as C compiler and linker) for the other one. Files, since
+# a RUN cannot set ENV and every later stage reads them.
+ARG TARGETARCH BUILDARCH
+RUN case "$TARGETARCH" in \
+      amd64) echo x86_64-unknown-linux-musl ;; arm64) echo aarch64-unknown-linux-musl ;; \
+      *) echo "no Rust target for TARGETARCH=$TARGETARCH" >&2; exit 1 ;; \
+    esac > /etc/rust-target \
+ && if [ "$TARGETARCH" = "$BUILDARCH" ]; then echo build; else echo zigbuild; fi > /etc/cargo-build
 # C code compiled into our binaries (mimalloc) embeds __DATE__ and __TIME__; GCC takes them
 # from SOURCE_DATE_EPOCH. A constant keeps the binary reproducible and the cooked layer cached.
 ENV SOURCE_DATE_EPOCH=0
@@ -22,7 +32,12 @@ COPY --from=planner /src/recipe.json recipe.json
 # beside Debian's bundle and never copied anywhere.
 RUN --mount=type=secret,id=cacert \
     SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
-    cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p backend --recipe-path recipe.json
+    cargo chef cook --release --locked --target "$(cat /etc/rust-target)" $([ "$(cat /etc/cargo-build)" = build ] || echo --zigbuild) -p backend --recipe-path recipe.json
+# cargo auditable reads `cargo metadata` of the whole workspace, which needs the manifest of every
+# locked crate for these targets, not only of those cook compiled: fetched here, while online.
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
+    cargo fetch --locked --target "$(cat /etc/rust-target)" --target "$(rustc -vV | sed -n 's/^host: //p')"
 
 # build: compiles our crates with the same flags as cook, and lays out the runtime root.
 FROM cook AS build
@@ -34,9 +49,11 @@ ARG COMMIT_TIME=0
 COPY . .
 # Offline from here: cook fetched every crate. The trust store copied into the image is the
 # toolchain's, Debian's pinned ca-certificates, readable by the runtime user (mode 0644).
-RUN TODO_CHATBOT_REVISION="${REVISION}" cargo build --release --locked --target x86_64-unknown-linux-musl -p backend --bin backend \
+# `cargo auditable` embeds the crate list in the binary for the SBOM (docs/supply-chain.md).
+RUN target=$(cat /etc/rust-target) \
+ && TODO_CHATBOT_REVISION="${REVISION}" cargo auditable "$(cat /etc/cargo-build)" --release --locked --target "$target" -p backend --bin backend \
  && mkdir -p /rootfs/usr/local/bin /rootfs/etc/ssl/certs /rootfs/tmp \
- && cp target/x86_64-unknown-linux-musl/release/backend /rootfs/usr/local/bin/backend \
+ && cp "target/$target/release/backend" /rootfs/usr/local/bin/backend \
  && install -m 0644 /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nbackend:x:1000:1000:todo-chatbot backend:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:\nbackend:x:1000:\n' > /rootfs/etc/group \

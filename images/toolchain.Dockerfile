@@ -1,6 +1,6 @@
 # The build environment of every todo-chatbot image: Debian, the Rust toolchain exactly as
-# rust-toolchain.toml pins it (version, components, musl and wasm32 targets), cargo-chef and
-# wasm-bindgen, and wasm-opt. Built once per change of this file or rust-toolchain.toml (`just images`).
+# rust-toolchain.toml pins it (version, components, musl for amd64 and arm64, wasm32), cargo-chef,
+# wasm-bindgen, wasm-opt, cargo-auditable, and zig with cargo-zigbuild for the other architecture. Built once per change of this file or rust-toolchain.toml (`just images`).
 
 ARG DEBIAN_IMAGE=debian:12.11-slim
 
@@ -79,6 +79,36 @@ RUN --mount=type=secret,id=cacert \
       package/LICENSE package/bin/package.json package/bin/wasm-opt; \
     rm "binaryen-${BINARYEN_VERSION}.tgz"
 
+# cargo-auditable: embeds the crate list (name, version, source) in every binary we ship, which
+# the SBOM reads back (docs/supply-chain.md).
+FROM rust AS cargo-auditable
+ARG CARGO_AUDITABLE_VERSION=0.7.7
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" cargo install cargo-auditable --locked --version "${CARGO_AUDITABLE_VERSION}" --root /opt/tool
+
+# zig: a C compiler and linker for every target with musl's headers bundled, so the C parts of our
+# crates (ring, mimalloc) cross-compile for arm64 with no emulation and no Debian cross toolchain.
+# Both come from PyPI as wheels pinned by hash; only zig and the cargo-zigbuild binary are kept.
+FROM rust AS zig
+ARG ZIGLANG_VERSION=0.17.1
+ARG ZIGLANG_SHA256=ea6cc5d87b033cf0aedfbc8f9549a908cae6c50ac31f1698188fa48a74524b54
+ARG CARGO_ZIGBUILD_VERSION=0.24.1
+ARG CARGO_ZIGBUILD_SHA256=238a1ab54a95053a4eadc34775c81f795a8ad75f80bfed63f3f445f518102375
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+RUN --mount=type=secret,id=cacert \
+    set -eu; \
+    python3 -m venv /tmp/venv; \
+    printf 'ziglang==%s --hash=sha256:%s\ncargo-zigbuild==%s --hash=sha256:%s\n' \
+      "${ZIGLANG_VERSION}" "${ZIGLANG_SHA256}" "${CARGO_ZIGBUILD_VERSION}" "${CARGO_ZIGBUILD_SHA256}" > /tmp/requirements.txt; \
+    PIP_CERT="$BUILD_HOST_CA" /tmp/venv/bin/pip install --quiet --disable-pip-version-check --no-deps \
+      --only-binary=:all: --require-hashes -r /tmp/requirements.txt; \
+    mkdir -p /opt/zig; \
+    mv /tmp/venv/lib/python3*/site-packages/ziglang /tmp/venv/bin/cargo-zigbuild /opt/zig/; \
+    rm -rf /tmp/venv /tmp/requirements.txt; \
+    /opt/zig/ziglang/zig version; /opt/zig/cargo-zigbuild --version
+
 # toolchain: the Rust image plus the tools' binaries, without their build caches, and Node to run
 # wasm-opt (installed last, so the layers above stay cached).
 FROM rust AS toolchain
@@ -90,3 +120,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && ln -s /usr/local/lib/binaryen/bin/wasm-opt /usr/local/bin/wasm-opt \
  && wasm-opt --version
+# Last, so that the layers above stay cached when only these tools change.
+COPY --from=cargo-auditable /opt/tool/bin/ /usr/local/bin/
+COPY --from=zig /opt/zig/ /usr/local/lib/zig/
+RUN ln -s /usr/local/lib/zig/ziglang/zig /usr/local/lib/zig/cargo-zigbuild /usr/local/bin/ \
+ && zig version && cargo-zigbuild --version && command -v cargo-auditable

@@ -4,8 +4,16 @@
 ARG TOOLCHAIN_IMAGE
 
 # chef: the pinned toolchain (rust-toolchain.toml, cargo-chef, wasm-bindgen); every build stage starts here.
-FROM ${TOOLCHAIN_IMAGE} AS chef
+# Build stages run on the builder's platform and cross-compile the server for the image's.
+FROM --platform=$BUILDPLATFORM ${TOOLCHAIN_IMAGE} AS chef
 WORKDIR /src
+# The server's Rust target and how cargo builds it: see images/backend.Dockerfile.
+ARG TARGETARCH BUILDARCH
+RUN case "$TARGETARCH" in \
+      amd64) echo x86_64-unknown-linux-musl ;; arm64) echo aarch64-unknown-linux-musl ;; \
+      *) echo "no Rust target for TARGETARCH=$TARGETARCH" >&2; exit 1 ;; \
+    esac > /etc/rust-target \
+ && if [ "$TARGETARCH" = "$BUILDARCH" ]; then echo build; else echo zigbuild; fi > /etc/cargo-build
 # C code compiled into our binaries (mimalloc) embeds __DATE__ and __TIME__; GCC takes them
 # from SOURCE_DATE_EPOCH. A constant keeps the binary reproducible and the cooked layer cached.
 ENV SOURCE_DATE_EPOCH=0
@@ -24,7 +32,12 @@ RUN --mount=type=secret,id=cacert \
     SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
     cargo chef cook --profile wasm-release --locked --target wasm32-unknown-unknown -p web --recipe-path recipe.json \
  && SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
-    cargo chef cook --release --locked --target x86_64-unknown-linux-musl -p web --recipe-path recipe.json
+    cargo chef cook --release --locked --target "$(cat /etc/rust-target)" $([ "$(cat /etc/cargo-build)" = build ] || echo --zigbuild) -p web --recipe-path recipe.json
+# cargo auditable reads `cargo metadata` of the whole workspace, which needs the manifest of every
+# locked crate for these targets, not only of those cook compiled: fetched here, while online.
+RUN --mount=type=secret,id=cacert \
+    SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
+    cargo fetch --locked --target "$(cat /etc/rust-target)" --target "$(rustc -vV | sed -n 's/^host: //p')"
 
 # build: compiles our crates with the same flags as cook, binds the wasm, shrinks it with
 # wasm-opt, compresses the assets once, and lays out the runtime root.
@@ -44,7 +57,7 @@ ARG COMMIT_TIME=0
 COPY . .
 # Offline from here: cook fetched every crate.
 RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
- && cargo build --release --locked --target x86_64-unknown-linux-musl -p web --bin web \
+ && cargo auditable "$(cat /etc/cargo-build)" --release --locked --target "$(cat /etc/rust-target)" -p web --bin web \
  && mkdir -p /rootfs/usr/local/bin /rootfs/srv/web/pkg /rootfs/etc \
  && wasm-bindgen --target web --no-typescript --out-dir /rootfs/srv/web/pkg \
       target/wasm32-unknown-unknown/wasm-release/web.wasm \
@@ -53,7 +66,7 @@ RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown 
  && cp web/assets/* /rootfs/srv/web/ \
  && find /rootfs/srv/web -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.html' \) \
       -exec brotli --best --keep {} \; -exec gzip --best --keep --no-name {} \; \
- && cp target/x86_64-unknown-linux-musl/release/web /rootfs/usr/local/bin/web \
+ && cp "target/$(cat /etc/rust-target)/release/web" /rootfs/usr/local/bin/web \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nweb:x:1001:1001:todo-chatbot web:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:\nweb:x:1001:\n' > /rootfs/etc/group \
  && find /rootfs -exec touch -h -d "@${COMMIT_TIME}" {} +

@@ -65,7 +65,7 @@ done
 
 step "yamllint"
 yamllint --strict -d '{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}, braces: {max-spaces-inside: 1}, brackets: {max-spaces-inside: 1}}}' \
-  "$chart/Chart.yaml" "$chart"/values*.yaml k8s/*.yaml .github/workflows/deploy-kind.yml
+  "$chart/Chart.yaml" "$chart"/values*.yaml k8s/*.yaml .github/workflows/deploy-kind.yml .github/workflows/supply-chain.yml
 echo "yamllint ok"
 
 step "checkov: rendered chart (accepted: $checkov_k8s_accepted)"
@@ -75,7 +75,7 @@ step "checkov: images/*.Dockerfile (accepted: $checkov_docker_accepted)"
 checkov --quiet --compact --skip-download --framework dockerfile -d images --skip-check "$checkov_docker_accepted"
 
 step "actionlint"
-actionlint .github/workflows/deploy-kind.yml
+actionlint .github/workflows/deploy-kind.yml .github/workflows/supply-chain.yml
 echo "actionlint ok"
 
 step "the deploy workflow's helm commands, through helm template"

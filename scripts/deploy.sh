@@ -58,6 +58,37 @@ require_supported_cluster() {
   fi
 }
 
+# --- the cluster's architecture: the images built for it ----------------------------------------
+# `just images` builds the engine's own architecture; PLATFORMS adds the other one under
+# <tag>-<arch> (images/build.sh). kind and minikube load one platform per tag, so a cluster whose
+# nodes are the other architecture gets those images. Our postgres image is built for the
+# engine's architecture only: such a cluster pulls the official image (the same interface)
+# for the development database.
+native_arch="" node_arch="" postgres_pulled=0
+native_backend=$BACKEND_IMAGE native_web=$WEB_IMAGE native_postgres=$POSTGRES_IMAGE
+select_architecture() {
+  local archs variable image
+  native_arch=$(docker version --format '{{.Server.Arch}}') || die "docker version failed (above): is the Docker daemon running?"
+  archs=$(kubectl get nodes -o 'jsonpath={range .items[*]}{.status.nodeInfo.architecture}{"\n"}{end}' | sort -u) \
+    || die "could not list the cluster's nodes (above)"
+  case "$(printf '%s\n' "$archs" | grep -c .)" in
+    0) die "the cluster has no nodes yet: wait until kubectl get nodes lists them" ;;
+    1) node_arch=$archs ;;
+    *) die "the cluster's nodes run several architectures ($(echo $archs)): kind and minikube load one per image tag; push the multi-platform OCI archives (dist/*.oci.tar, docs/supply-chain.md) to a registry instead" ;;
+  esac
+  [ "$node_arch" != "$native_arch" ] || return 0
+  case "$node_arch" in amd64|arm64) ;; *) die "the cluster's nodes are $node_arch: the images are built for amd64 and arm64 only" ;; esac
+  for variable in BACKEND_IMAGE WEB_IMAGE; do
+    image="${!variable}-$node_arch"
+    docker image inspect --format '{{.Id}}' "$image" >/dev/null 2>&1 \
+      || die "the cluster's nodes are $node_arch and $image is not built: PLATFORMS=linux/$native_arch,linux/$node_arch just deploy"
+    printf -v "$variable" '%s' "$image"
+  done
+  POSTGRES_IMAGE=${POSTGRES_IMAGE_OFFICIAL:-postgres:15}
+  postgres_pulled=1
+  say "the cluster's nodes are $node_arch: deploying $BACKEND_IMAGE and $WEB_IMAGE; the development database (if enabled) runs $POSTGRES_IMAGE, pulled by the cluster (ours is built for $native_arch only)"
+}
+
 # --- the images ---------------------------------------------------------------------------------
 # A `-dirty` tag names whatever the last build of an uncommitted tree was, so a rebuilt image
 # keeps its tag, the pod template does not change and IfNotPresent keeps the old image running.
@@ -66,7 +97,7 @@ resolve_images() {
   local variable image id
   for variable in BACKEND_IMAGE WEB_IMAGE POSTGRES_IMAGE; do
     image=${!variable}
-    case "$image" in *-dirty) ;; *) continue ;; esac
+    case "$image" in *-dirty|*-dirty-amd64|*-dirty-arm64) ;; *) continue ;; esac
     id=$(docker image inspect --format '{{.Id}}' "$image") || die "no local image $image: run just images"
     id=${id#sha256:}
     printf -v "$variable" '%s-%s' "$image" "${id:0:12}"
@@ -151,10 +182,20 @@ MSG
   local toolchain
   # image_trust compares the images with the toolchain image they were built from.
   toolchain=$(cd "$root" && images/build.sh toolchain) || die "images/build.sh toolchain failed (above): the image tests need the toolchain image"
-  say "testing the images about to ship: $BACKEND_IMAGE $WEB_IMAGE $POSTGRES_IMAGE"
+  # The whole suite runs on the engine's architecture; images for an arm64 cluster also pass the
+  # arm64 tests under emulation (tests/tests/arm64.rs), which need the arm64 build.
+  local arm64=() filter=()
+  if [ "$node_arch" = arm64 ] && [ "$native_arch" != arm64 ]; then
+    arm64=(BACKEND_IMAGE_ARM64="$BACKEND_IMAGE" WEB_IMAGE_ARM64="$WEB_IMAGE")
+  else
+    say "not running the arm64 image tests: the cluster's nodes are $node_arch, like this engine"
+    filter=(-- --skip arm64_)
+  fi
+  say "testing the images about to ship: $native_backend $native_web ${arm64[*]#*=} $native_postgres"
   # CI=1 turns a missing image or tool into a failure instead of a skip: nothing untested ships.
-  if ! (cd "$root" && CI=1 TOOLCHAIN_IMAGE="$toolchain" BACKEND_IMAGE="$BACKEND_IMAGE" WEB_IMAGE="$WEB_IMAGE" \
-    POSTGRES_IMAGE="$POSTGRES_IMAGE" scripts/with-test-database.sh cargo test --locked -p image-tests -p chart-tests); then
+  if ! (cd "$root" && env CI=1 TOOLCHAIN_IMAGE="$toolchain" BACKEND_IMAGE="$native_backend" WEB_IMAGE="$native_web" \
+    POSTGRES_IMAGE="$native_postgres" "${arm64[@]}" scripts/with-test-database.sh \
+    cargo test --locked -p image-tests -p chart-tests "${filter[@]}"); then
     die "the image tests failed (see the failures above): refusing to deploy these images (skip_tests=1 overrides, at your own risk)"
   fi
 }
@@ -247,10 +288,14 @@ deploy() {
   # The development database (and its image) only where the values deploy it.
   if grep -q '^  enabled: true' <(sed -n '/^postgres:/,/^[a-z]/p' "$values"); then postgres=1; fi
   [ -n "$existing" ] || chart_secrets "$postgres"
+  select_architecture
+  if [ "$postgres" = 1 ] && [ "$postgres_pulled" = 1 ] && [ "$cluster" = other ]; then
+    die "values-$env.yaml deploys the development database, whose image is built for $native_arch only, and DEPLOY_REGISTRY would not hold $POSTGRES_IMAGE: use an external database (docs/kubernetes.md)"
+  fi
   resolve_images
   test_images
   local shipped=("$BACKEND_IMAGE" "$WEB_IMAGE")
-  [ "$postgres" = 0 ] || shipped+=("$POSTGRES_IMAGE")
+  [ "$postgres" = 0 ] || [ "$postgres_pulled" = 1 ] || shipped+=("$POSTGRES_IMAGE")
   ship_images "${shipped[@]}"
   ensure_namespace
   set_image_flags
@@ -265,9 +310,12 @@ deploy_kubectl() {
   detect_cluster
   require_supported_cluster
   [ "$cluster" != other ] || die "deploy-kubectl supports minikube and kind; use just deploy with DEPLOY_REGISTRY"
+  select_architecture
   resolve_images
   test_images
-  ship_images "$BACKEND_IMAGE" "$WEB_IMAGE" "$POSTGRES_IMAGE"
+  local shipped=("$BACKEND_IMAGE" "$WEB_IMAGE")
+  [ "$postgres_pulled" = 1 ] || shipped+=("$POSTGRES_IMAGE")
+  ship_images "${shipped[@]}"
   local secrets="$root/k8s/secrets.env"
   if [ ! -f "$secrets" ]; then
     local password auth
@@ -289,7 +337,7 @@ resources: [../../k8s]
 images:
   - {name: ${BACKEND_IMAGE%:*}, newTag: "${BACKEND_IMAGE##*:}"}
   - {name: ${WEB_IMAGE%:*}, newTag: "${WEB_IMAGE##*:}"}
-  - {name: ${POSTGRES_IMAGE%:*}, newTag: "${POSTGRES_IMAGE##*:}"}
+  - {name: ${native_postgres%:*}, newName: ${POSTGRES_IMAGE%:*}, newTag: "${POSTGRES_IMAGE##*:}"}
 YAML
   local status=0
   kubectl apply -k "$overlay" || status=$?

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing todo-chatbot needs on a Debian 12 host:
 # a Docker engine with buildx and compose v2, just, mmdebstrap, Chromium + chromedriver,
-# wrk, the Rust targets from rust-toolchain.toml, the chart tools and the OpenAPI checkers (into
-# .tools/). Idempotent: a second run only starts dockerd.
+# wrk, the Rust targets from rust-toolchain.toml, arm64 emulation (qemu-user-static), the chart
+# tools, the OpenAPI checkers and syft (into .tools/). Idempotent: a second run only starts dockerd.
 set -euo pipefail
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -87,6 +87,10 @@ log "installing the OpenAPI checkers (openapi-spec-validator, schemathesis) into
 bash "$root/scripts/install-openapi-tools.sh"
 log "installing a real OpenAI-compatible model server (llama-cpp-python + SmolLM2) into .tools/llm"
 bash "$root/scripts/install-llm.sh"
+log "installing syft (the images' SBOMs) into .tools/syft"
+bash "$root/scripts/install-syft.sh"
+log "registering arm64 emulation (qemu-user-static, binfmt_misc): the arm64 images' tests"
+bash "$root/scripts/install-arm64-emulation.sh"
 log "installing axe-core (the browser test's accessibility checker) into .tools/axe"
 bash "$root/scripts/install-axe.sh"
 start_dockerd

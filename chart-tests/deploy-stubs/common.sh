@@ -7,6 +7,8 @@
 #   STUB_FAIL          a word: a load or push of an image reference containing it fails
 #   STUB_DOCKER_DOWN   non-empty: `docker info` fails
 #   STUB_SERVER_MINOR  the cluster's Kubernetes minor version (default 34)
+#   STUB_NODE_ARCHS    the architecture of each node, space-separated (default amd64; empty: none)
+#   STUB_ENGINE_ARCH   the Docker engine's architecture (default amd64)
 #   REAL_HELM, REAL_KUBECTL   the real binaries: helm renders, kubectl runs kustomize
 set -u
 tool=${0##*/}

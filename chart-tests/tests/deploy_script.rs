@@ -621,3 +621,48 @@ fn undeploy_then_deploy_keeps_the_database_login() {
     assert!(outcome.output.contains("the database volume"), "{}", outcome.output);
     assert!(outcome.helm_upgrade().is_none());
 }
+
+#[test]
+fn an_arm64_cluster_gets_the_arm64_images_and_pulls_the_official_postgres() {
+    let Some((helm, kubectl)) = setup() else { return };
+    let mut sandbox = Sandbox::new(&helm, &kubectl);
+    sandbox.set("STUB_NODE_ARCHS", "arm64");
+    let (backend, web) = (format!("{BACKEND}-arm64"), format!("{WEB}-arm64"));
+    sandbox.image(&backend, &"4".repeat(64));
+    sandbox.image(&web, &"5".repeat(64));
+    let outcome = sandbox.run(&["deploy", "dev"]);
+    assert!(outcome.success, "{}", outcome.output);
+    let loaded = outcome.calls_of("kind");
+    assert_eq!(loaded.len(), 1, "{loaded:?}");
+    assert_eq!(&loaded[0][5..], [backend.clone(), web.clone()], "the arm64 builds, and not our amd64-only postgres");
+    let rendered = sandbox.rendered();
+    assert_eq!(container_image(&rendered, "Deployment", "todo-chatbot-backend"), backend);
+    assert_eq!(container_image(&rendered, "Deployment", "todo-chatbot-frontend"), web);
+    assert_eq!(container_image(&rendered, "StatefulSet", "todo-chatbot-postgres"), "postgres:15");
+    assert!(outcome.output.contains("the cluster's nodes are arm64"), "{}", outcome.output);
+
+    // The same cluster as the engine's own architecture: the plain tags, our postgres, as before.
+    sandbox.set("STUB_NODE_ARCHS", "amd64");
+    let outcome = sandbox.run(&["deploy", "dev"]);
+    assert!(outcome.success, "{}", outcome.output);
+    assert_eq!(&outcome.calls_of("kind")[0][5..], [BACKEND, WEB, POSTGRES]);
+    assert_eq!(container_image(&sandbox.rendered(), "Deployment", "todo-chatbot-backend"), BACKEND);
+}
+
+#[test]
+fn a_cluster_of_another_architecture_without_its_build_is_told_how_to_build_it() {
+    let Some((helm, kubectl)) = setup() else { return };
+    let mut sandbox = Sandbox::new(&helm, &kubectl);
+    for (archs, expected) in [
+        ("arm64", "PLATFORMS=linux/amd64,linux/arm64 just deploy"),
+        ("amd64 arm64", "several architectures (amd64 arm64)"),
+        ("", "the cluster has no nodes yet"),
+    ] {
+        sandbox.set("STUB_NODE_ARCHS", archs);
+        let outcome = sandbox.run(&["deploy", "dev"]);
+        assert!(!outcome.success, "{archs}: {}", outcome.output);
+        assert!(outcome.output.contains(expected), "{archs}: expected {expected:?} in\n{}", outcome.output);
+        assert_eq!(outcome.shipped(), 0, "nothing ships: {:?}", outcome.calls);
+        assert!(outcome.helm_upgrade().is_none());
+    }
+}

@@ -35,23 +35,50 @@ pub struct Images {
 impl Images {
     /// The images from the environment. Missing in CI is a failure; elsewhere a loud skip.
     pub fn from_env() -> Option<Self> {
+        Self::from_variables("BACKEND_IMAGE", "WEB_IMAGE", "`just test` builds the images and sets them")
+    }
+
+    /// The arm64 builds of backend and web (`BACKEND_IMAGE_ARM64`, `WEB_IMAGE_ARM64`, which `just
+    /// test` sets when PLATFORMS includes linux/arm64) with our PostgreSQL (`POSTGRES_IMAGE`, the
+    /// native one): run under emulation on an amd64 host. Missing in CI is a failure (`.ci/run`
+    /// builds arm64); elsewhere a loud skip.
+    pub fn arm64_from_env() -> Option<Self> {
+        Self::from_variables(
+            "BACKEND_IMAGE_ARM64",
+            "WEB_IMAGE_ARM64",
+            "`PLATFORMS=linux/amd64,linux/arm64 just test` builds them and sets them (as .ci/run does)",
+        )
+    }
+
+    fn from_variables(backend: &str, web: &str, how: &str) -> Option<Self> {
         // Every image test starts here, before testcontainers builds its first HTTP client.
         install_tls_provider();
         let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
-        match (read("BACKEND_IMAGE"), read("WEB_IMAGE"), read("POSTGRES_IMAGE")) {
+        match (read(backend), read(web), read("POSTGRES_IMAGE")) {
             (Some(backend), Some(web), Some(postgres)) => Some(Self { backend, web, postgres }),
             _ if std::env::var_os("CI").is_some() => {
-                panic!("BACKEND_IMAGE, WEB_IMAGE and POSTGRES_IMAGE must be set in CI: run `just test`")
+                panic!("{backend}, {web} and POSTGRES_IMAGE must be set in CI: {how}")
             }
             _ => {
                 eprintln!(
-                    "\n!!! SKIPPED: BACKEND_IMAGE, WEB_IMAGE or POSTGRES_IMAGE is not set, so the image\n\
-                     !!! tests cannot run. `just test` builds the images and sets them.\n"
+                    "\n!!! SKIPPED: {backend}, {web} or POSTGRES_IMAGE is not set, so these image\n\
+                     !!! tests cannot run. {how}.\n"
                 );
                 None
             }
         }
     }
+}
+
+/// Signs up a new account through `url` (a backend or the web proxy): 201 and its session.
+pub async fn sign_up(client: &reqwest::Client, url: &str, email: &str) -> anyhow::Result<api_types::AuthResponse> {
+    let response = client
+        .post(format!("{url}/api/auth/sign-up"))
+        .json(&serde_json::json!({"email": email, "password": "correct horse battery", "name": "Tester"}))
+        .send()
+        .await?;
+    anyhow::ensure!(response.status() == 201, "sign-up: {}", response.status());
+    Ok(response.json().await?)
 }
 
 /// `name:tag` → a testcontainers image (the last colon separates the tag).
