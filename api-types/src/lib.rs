@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod error;
 mod health;
+pub mod stream;
 mod tasks;
 pub mod timestamp;
 
@@ -17,6 +18,7 @@ pub use chat::{
 };
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
+pub use stream::{ChatEvent, SseDecoder, SseEvent};
 pub use tasks::{
     CompleteRequest, NewTask, Priority, SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskPage, TaskPatch, TaskQuery,
     TaskSort,

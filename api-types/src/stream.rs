@@ -1,0 +1,230 @@
+//! A chat turn as server-sent events (`POST /api/{user_id}/chat` with
+//! `Accept: text/event-stream`), and the decoder every client of such a stream uses: the web
+//! app for our turns, the backend for an OpenAI-compatible model's `stream: true` replies.
+
+use crate::{ChatResponse, ErrorBody, ToolCallRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One event of a streamed turn. On the wire each is `event: <type>` and `data: <this as
+/// JSON>`, the JSON carrying the same `type`. A stream starts with `started`, ends with exactly
+/// one `done` or `error`, and has any number of the others between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatEvent {
+    /// The conversation of this turn (new when the request named none); the person's message
+    /// is stored.
+    Started { conversation_id: String },
+    /// More of the assistant's text, to append to what came before. `done.response` is the
+    /// answer that is kept: text said between tool calls may be left out of it.
+    TextDelta { text: String },
+    /// The assistant asked for a tool; it runs next. `id` pairs it with its `tool_result`.
+    ToolCall {
+        id: String,
+        name: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        arguments: Value,
+    },
+    /// The tool ran, or was refused (`record.result.ok` is false then); stored already.
+    ToolResult { id: String, record: ToolCallRecord },
+    /// Last, when the turn succeeded: the body a JSON request would have received.
+    Done { response: ChatResponse },
+    /// Last, when the turn failed after the stream began (the model failed or timed out): the
+    /// status and body a JSON request would have received. Everything before it is stored.
+    Error { status: u16, error: ErrorBody },
+}
+
+impl ChatEvent {
+    /// The SSE `event:` name, the same as the JSON `type`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChatEvent::Started { .. } => "started",
+            ChatEvent::TextDelta { .. } => "text_delta",
+            ChatEvent::ToolCall { .. } => "tool_call",
+            ChatEvent::ToolResult { .. } => "tool_result",
+            ChatEvent::Done { .. } => "done",
+            ChatEvent::Error { .. } => "error",
+        }
+    }
+
+    /// Whether the stream ends with this event.
+    pub fn is_last(&self) -> bool {
+        matches!(self, ChatEvent::Done { .. } | ChatEvent::Error { .. })
+    }
+}
+
+/// One event of any server-sent event stream: its `event:` name (`message` when none was
+/// given) and its `data:` lines joined by `\n`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: String,
+    pub data: String,
+}
+
+/// Cuts a byte stream into server-sent events as the chunks arrive, wherever the chunks are
+/// split (inside a line, inside a UTF-8 character). Follows the HTML standard's parsing rules
+/// for `event` and `data`; lines end with LF or CRLF (a lone CR, which no server we talk to
+/// sends, is not a line end here); comments (`:` lines, keep-alives), `id` and `retry` are
+/// skipped, and an event without data is not dispatched.
+#[derive(Debug, Default)]
+pub struct SseDecoder {
+    pending: Vec<u8>,
+    event: String,
+    data: Vec<String>,
+}
+
+impl SseDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next chunk and returns the events it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<SseEvent> {
+        self.pending.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        let mut start = 0;
+        while let Some(offset) = self.pending[start..].iter().position(|&byte| byte == b'\n') {
+            let end = start + offset;
+            let line = self.pending[start..end].strip_suffix(b"\r").unwrap_or(&self.pending[start..end]);
+            let line = String::from_utf8_lossy(line).into_owned();
+            start = end + 1;
+            if let Some(event) = self.line(&line) {
+                events.push(event);
+            }
+        }
+        self.pending.drain(..start);
+        events
+    }
+
+    /// The event a stream's last lines make when it ends without a blank line, if any.
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        if !self.pending.is_empty() {
+            let line = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
+            let line = line.strip_suffix('\r').unwrap_or(&line).to_owned();
+            if let Some(event) = self.line(&line) {
+                return Some(event);
+            }
+        }
+        self.dispatch()
+    }
+
+    fn line(&mut self, line: &str) -> Option<SseEvent> {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if line.starts_with(':') {
+            return None;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.event = value.to_owned(),
+            "data" => self.data.push(value.to_owned()),
+            _ => {}
+        }
+        None
+    }
+
+    fn dispatch(&mut self) -> Option<SseEvent> {
+        let event = std::mem::take(&mut self.event);
+        if self.data.is_empty() {
+            return None;
+        }
+        let data = std::mem::take(&mut self.data).join("\n");
+        Some(SseEvent { event: if event.is_empty() { "message".to_owned() } else { event }, data })
+    }
+}
+
+/// One `ChatEvent` framed for the wire.
+pub fn encode(event: &ChatEvent) -> String {
+    let data = serde_json::to_string(event).expect("a ChatEvent always serializes");
+    format!("event: {}\ndata: {data}\n\n", event.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn all_at_once(input: &[u8]) -> Vec<SseEvent> {
+        let mut decoder = SseDecoder::new();
+        let mut events = decoder.push(input);
+        events.extend(decoder.finish());
+        events
+    }
+
+    #[test]
+    fn events_come_out_the_same_however_the_bytes_are_split() {
+        let input =
+            "event: text_delta\ndata: {\"text\":\"caf\u{e9} \u{1f600}\"}\n\n: keep-alive\n\ndata: a\r\ndata: b\r\n\r\n";
+        let expected = vec![
+            SseEvent { event: "text_delta".into(), data: "{\"text\":\"caf\u{e9} \u{1f600}\"}".into() },
+            SseEvent { event: "message".into(), data: "a\nb".into() },
+        ];
+        assert_eq!(all_at_once(input.as_bytes()), expected);
+        for size in 1..input.len() {
+            let mut decoder = SseDecoder::new();
+            let mut events: Vec<SseEvent> =
+                input.as_bytes().chunks(size).flat_map(|chunk| decoder.push(chunk)).collect();
+            events.extend(decoder.finish());
+            assert_eq!(events, expected, "chunks of {size} bytes");
+        }
+    }
+
+    #[test]
+    fn fields_follow_the_standard() {
+        // No space after the colon, a field without a colon, unknown fields, an event name
+        // without data (not dispatched, and it does not leak into the next event).
+        let events = all_at_once(b"data:x\nid: 7\nretry: 10\nbogus: y\ndata\n\nevent: lonely\n\ndata: z\n\n");
+        assert_eq!(
+            events,
+            vec![
+                SseEvent { event: "message".into(), data: "x\n".into() },
+                SseEvent { event: "message".into(), data: "z".into() },
+            ]
+        );
+        assert_eq!(all_at_once(b"data: [DONE]"), vec![SseEvent { event: "message".into(), data: "[DONE]".into() }]);
+    }
+
+    #[test]
+    fn a_chat_event_survives_the_wire() {
+        let record = ToolCallRecord {
+            name: "add_task".into(),
+            arguments: json!({"title": "pay bills"}),
+            result: json!({"ok": true, "task": {"id": 3, "title": "pay bills"}}),
+            change_id: Some(9),
+            undone: false,
+        };
+        let events = vec![
+            ChatEvent::Started { conversation_id: "c".into() },
+            ChatEvent::TextDelta { text: "line one\nline two".into() },
+            ChatEvent::ToolCall { id: "call_1".into(), name: "add_task".into(), arguments: json!({"title": "x"}) },
+            ChatEvent::ToolResult { id: "call_1".into(), record: record.clone() },
+            ChatEvent::Done {
+                response: ChatResponse {
+                    conversation_id: "c".into(),
+                    response: "Added.".into(),
+                    tool_calls: vec![record],
+                },
+            },
+            ChatEvent::Error {
+                status: 504,
+                error: ErrorBody { error: "model_unavailable".into(), message: "timed out".into(), fields: vec![] },
+            },
+        ];
+        let wire: String = events.iter().map(encode).collect();
+        let decoded: Vec<ChatEvent> = all_at_once(wire.as_bytes())
+            .into_iter()
+            .map(|event| {
+                let parsed: ChatEvent = serde_json::from_str(&event.data).unwrap();
+                assert_eq!(event.event, parsed.name());
+                parsed
+            })
+            .collect();
+        assert_eq!(decoded, events);
+        assert_eq!(decoded.iter().filter(|event| event.is_last()).count(), 2);
+    }
+}
