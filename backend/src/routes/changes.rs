@@ -6,7 +6,12 @@ use super::{
     extract::Path,
     responses::{ById, OwnUser, Unavailable},
 };
-use crate::{auth::OwnedPath, error::ApiError, state::AppState, store::changes};
+use crate::{
+    auth::OwnedPath,
+    error::ApiError,
+    state::AppState,
+    store::{changes, conversations},
+};
 use api_types::{ErrorBody, UndoResponse};
 use axum::extract::State;
 use serde::Deserialize;
@@ -50,7 +55,7 @@ pub async fn undo_change(
     params(("user_id" = String, Path), ("id" = String, Path)),
     responses(
         (status = 200, description = "Every change of that turn is undone", body = UndoResponse),
-        (status = 409, description = "`changed_since`: a task of that turn was changed after it; the message names the task. Nothing was undone.", body = ErrorBody),
+        (status = 409, description = "`changed_since`: a task of that turn was changed after it; the message names the task. `conflict`: the assistant is still answering in this conversation. Nothing was undone.", body = ErrorBody),
         OwnUser, ById, Unavailable,
     ))]
 pub async fn undo_last_turn(
@@ -60,9 +65,22 @@ pub async fn undo_last_turn(
 ) -> Result<axum::Json<UndoResponse>, ApiError> {
     let id = conversation_id(&path.id)?;
     let window = state.chat_limits.undo_window;
-    if crate::store::conversations::get(&state.pool, user.id, id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("conversation {id} not found")));
-    }
-    let undone = changes::undo_last(&state.pool, user.id, Some(id), None, window).await?;
-    Ok(axum::Json(UndoResponse { undone }))
+    // The turn's lease, as a chat turn takes it: undoing a turn that is still running would
+    // revert half of it while the rest keeps coming.
+    let Some(lease) = conversations::begin_turn(&state.pool, user.id, id, UNDO_LEASE).await? else {
+        return match conversations::get(&state.pool, user.id, id).await? {
+            Some(_) => Err(ApiError::Conflict(
+                "the assistant is still answering in this conversation; undo once it has answered",
+            )),
+            None => Err(ApiError::NotFound(format!("conversation {id} not found"))),
+        };
+    };
+    let undone = changes::undo_last(&state.pool, user.id, Some(id), None, window).await;
+    // Given back whatever the undo answered; were this request dropped first, the lease
+    // expires on its own after UNDO_LEASE.
+    conversations::end_turn(&state.pool, id, lease).await?;
+    Ok(axum::Json(UndoResponse { undone: undone? }))
 }
+
+/// Longest an undo holds its conversation: one transaction over at most a turn's changes.
+const UNDO_LEASE: std::time::Duration = std::time::Duration::from_secs(30);

@@ -17,7 +17,7 @@ pub(crate) async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> 
 }
 
 /// As `spawn_with_model`, with the configuration changed by `tweak` first.
-async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+pub(crate) async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let mut config = config_for(fresh_database().await?);
     config.model = Some(ModelSettings {
         api_key: "test-key".into(),

@@ -2,11 +2,11 @@
 //! recorded and can be reverted, per change or per turn, exactly once, within the window.
 
 use crate::{
-    chat::spawn_with_model,
+    chat::{spawn_with_model, spawn_with_model_and},
     helpers::{TestApp, TestUser, spawn_app},
 };
 use api_types::{ChangeKind, ChatMessage, ChatResponse, ErrorBody, Task, TaskPage, UndoResponse};
-use fake_model::FakeModel;
+use fake_model::{FakeModel, Reply};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -270,6 +270,44 @@ async fn a_task_changed_since_is_a_409_naming_it_and_nothing_is_undone() {
     app.authed(Method::DELETE, &format!("/api/{}/tasks/{id}", user.id), &user).send().await.unwrap();
     let error = error_of(undo(&app, &user, change_of(&added)).await, 409).await;
     assert!(error.message.contains("was deleted since"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn a_turn_still_running_is_not_undone_halfway() {
+    let fake = FakeModel::start().await;
+    // The model stalls for 10 s after the turn's first tool ran; the turn then fails and ends.
+    let Some(app) = spawn_with_model_and(&fake, |config| {
+        let model = config.model.as_mut().unwrap();
+        model.timeout = Duration::from_secs(10);
+        model.max_retries = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    let user = app.sign_up().await;
+    fake.then_tools(&[("call_first", "add_task", json!({"title": "First"}))]).then_text("Added.");
+    let conversation = chat(&app, &user, None, "add first").await.conversation_id;
+    fake.then_tools(&[("call_second", "add_task", json!({"title": "Second"}))])
+        .then(Reply::Hang(Duration::from_secs(120)));
+    let body = json!({"conversation_id": conversation, "message": "add second"});
+    let running = tokio::spawn(app.authed(Method::POST, &format!("/api/{}/chat", user.id), &user).json(&body).send());
+    while !tasks_of(&app, &user).await.iter().any(|task| task.title == "Second") {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // "Second" is added and the model is still thinking: the turn holds its conversation.
+    let error = error_of(undo_turn(&app, &user, &conversation).await, 409).await;
+    assert_eq!(error.error, "conflict");
+    assert!(error.message.contains("still answering"), "{}", error.message);
+    assert_eq!(tasks_of(&app, &user).await.len(), 2, "nothing was undone");
+
+    // Once the turn has ended (the model timed out), the undo reverts the whole turn.
+    assert_eq!(running.await.unwrap().unwrap().status(), 503);
+    let body: UndoResponse = undo_turn(&app, &user, &conversation).await.json().await.unwrap();
+    assert_eq!(body.undone.len(), 1, "{body:?}");
+    let titles: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|task| task.title).collect();
+    assert_eq!(titles, ["First"]);
 }
 
 #[tokio::test]
