@@ -17,7 +17,7 @@ pub(crate) async fn spawn_with_model(fake: &FakeModel, max_tool_rounds: u32) -> 
 }
 
 /// As `spawn_with_model`, with the configuration changed by `tweak` first.
-async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+pub(crate) async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let mut config = config_for(fresh_database().await?);
     config.model = Some(ModelSettings {
         api_key: "test-key".into(),
@@ -33,7 +33,12 @@ async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&mut Config))
     Some(app)
 }
 
-async fn chat(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> reqwest::Response {
+pub(crate) async fn chat(
+    app: &TestApp,
+    user: &TestUser,
+    conversation: Option<&str>,
+    message: &str,
+) -> reqwest::Response {
     app.authed(Method::POST, &format!("/api/{}/chat", user.id), user)
         .json(&json!({"conversation_id": conversation, "message": message}))
         .send()
@@ -41,13 +46,13 @@ async fn chat(app: &TestApp, user: &TestUser, conversation: Option<&str>, messag
         .unwrap()
 }
 
-async fn chat_ok(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> ChatResponse {
+pub(crate) async fn chat_ok(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> ChatResponse {
     let response = chat(app, user, conversation, message).await;
     assert_eq!(response.status(), 200, "{message:?}: {}", response.text().await.unwrap_or_default());
     response.json().await.unwrap()
 }
 
-async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Task> {
+pub(crate) async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Task> {
     let page: TaskPage =
         app.call(Method::GET, &format!("/api/{}/tasks?sort=title&order=asc", user.id), user, None).await;
     page.items
@@ -63,7 +68,7 @@ async fn conversations_of(app: &TestApp, user: &TestUser) -> Vec<ConversationSum
         .unwrap()
 }
 
-async fn messages_of(app: &TestApp, user: &TestUser, conversation: &str) -> Vec<ChatMessage> {
+pub(crate) async fn messages_of(app: &TestApp, user: &TestUser, conversation: &str) -> Vec<ChatMessage> {
     app.authed(Method::GET, &format!("/api/{}/conversations/{conversation}/messages", user.id), user)
         .send()
         .await
@@ -395,7 +400,7 @@ async fn a_configured_temperature_is_sent() {
 
 /// The stored messages of a conversation with every tool result right after the assistant
 /// message that asked for it, in the order asked: what a model API replays without error.
-async fn assert_each_result_follows_its_call(app: &TestApp, conversation: &str) -> Vec<StoredMessage> {
+pub(crate) async fn assert_each_result_follows_its_call(app: &TestApp, conversation: &str) -> Vec<StoredMessage> {
     let rows = conversations::messages(&app.pool, conversation.parse().unwrap()).await.unwrap();
     let stored: Vec<StoredMessage> = rows.iter().map(|row| row.message()).collect();
     let mut index = 0;
