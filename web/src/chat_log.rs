@@ -40,6 +40,9 @@ pub struct Turn {
     pub failed: bool,
     /// The assistant's answer while it streams in: its text and chips grow with each event.
     pub streaming: bool,
+    /// A tool ran since the text was said: the next text starts afresh, as `done` keeps only
+    /// the text after the last tool call.
+    after_tool: bool,
 }
 
 /// What an event did to a streaming answer, for the panel to follow up.
@@ -60,13 +63,13 @@ pub enum Applied {
 impl Turn {
     /// The person's message.
     pub fn said(text: String) -> Self {
-        Self { from_user: true, text, chips: Vec::new(), failed: false, streaming: false }
+        Self { from_user: true, text, chips: Vec::new(), failed: false, streaming: false, after_tool: false }
     }
 
     /// An answer of the assistant, as stored.
     pub fn answer(text: String, tool_calls: Vec<ToolCallRecord>) -> Self {
         let chips = tool_calls.into_iter().map(Chip::Ran).collect();
-        Self { from_user: false, text, chips, failed: false, streaming: false }
+        Self { from_user: false, text, chips, failed: false, streaming: false, after_tool: false }
     }
 
     /// An answer about to stream in: empty until its first event.
@@ -79,11 +82,15 @@ impl Turn {
         match event {
             ChatEvent::Started { conversation_id } => Applied::Started { conversation_id },
             ChatEvent::TextDelta { text } => {
+                if std::mem::take(&mut self.after_tool) {
+                    self.text.clear();
+                }
                 self.text.push_str(&text);
                 Applied::Grew
             }
             ChatEvent::ToolCall { id, name, arguments } => {
                 self.chips.push(Chip::Running { id, name, arguments });
+                self.after_tool = true;
                 Applied::Grew
             }
             ChatEvent::ToolResult { id, record } => {
@@ -96,6 +103,7 @@ impl Turn {
                     Some(index) => self.chips[index] = Chip::Ran(record),
                     None => self.chips.push(Chip::Ran(record)),
                 }
+                self.after_tool = true;
                 Applied::ToolRan { changed_tasks }
             }
             ChatEvent::Done { response } => {
@@ -236,6 +244,11 @@ mod tests {
         assert_eq!(turn.chips, vec![Chip::Ran(record(7, "pay")), Chip::Ran(listed.clone())]);
         assert_eq!(turn.chips[0].summary(), "added task 7: pay");
         assert!(turn.streaming);
+        // What is said after the tools replaces what was said before them, as `done` will.
+        assert_eq!(turn.text, "Adding it…", "kept while the tools run");
+        turn.apply(ChatEvent::TextDelta { text: "Added ".into() });
+        turn.apply(ChatEvent::TextDelta { text: "task 7.".into() });
+        assert_eq!(turn.text, "Added task 7.");
 
         // Undone from its chip before the answer ended: done's copy of the record does not know.
         if let Chip::Ran(record) = &mut turn.chips[0] {
