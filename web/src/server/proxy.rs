@@ -6,7 +6,7 @@
 //! or buffering layer sits on `/api` (its headers, `Cache-Control` and `X-Accel-Buffering`
 //! among them, pass unchanged). `PROXY_TIMEOUT_SECS` bounds the wait for the answer's head
 //! only; once the head is in, the body may take as long as the backend takes, which bounds a
-//! chat turn itself (`OPENAI_TIMEOUT_SECS` per model call).
+//! chat turn itself (`CHAT_TIMEOUT_SECS`, and a keep-alive comment in every long silence).
 
 use super::AppState;
 use api_types::ErrorBody;
