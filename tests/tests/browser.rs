@@ -21,7 +21,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
-use testcontainers::{ImageExt, runners::AsyncRunner};
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt, runners::AsyncRunner};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -535,6 +535,26 @@ async fn save_artifacts(client: &Client, name: &str) {
     }
 }
 
+/// postgres, the backend (as `configure` sets it up) and web from the images, on one network:
+/// the web server's URL, a pool that reaches the database from the host, and the containers,
+/// which stop when dropped.
+async fn start_stack(
+    images: &Images,
+    configure: impl FnOnce(ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage>,
+) -> anyhow::Result<(String, sqlx::PgPool, Vec<ContainerAsync<GenericImage>>)> {
+    install_tls_provider();
+    let network = unique("net");
+    let db = unique("db");
+    let backend_name = unique("backend");
+    let postgres = start_postgres(images, &network, &db).await?;
+    let pool = connect_from_host(&postgres).await?;
+    let backend = configure(backend(images, &network, &backend_name, &database_url(&db))).start().await?;
+    let web = web(images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
+    let url = base_url(&web, 3000).await?;
+    wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
+    Ok((url, pool, vec![web, backend, postgres]))
+}
+
 /// chromedriver and a Chromium session with a fresh profile, for one scenario.
 struct Browser {
     client: Client,
@@ -569,16 +589,7 @@ async fn a_person_signs_up_adds_tasks_ticks_one_changes_the_password_and_signs_o
     let Some((driver, chromium)) = browser_binaries() else {
         return Ok(());
     };
-    install_tls_provider();
-    let network = unique("net");
-    let db = unique("db");
-    let backend_name = unique("backend");
-    let postgres = start_postgres(&images, &network, &db).await?;
-    let pool = connect_from_host(&postgres).await?;
-    let _backend = backend(&images, &network, &backend_name, &database_url(&db)).start().await?;
-    let web = web(&images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
-    let url = base_url(&web, 3000).await?;
-    wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
+    let (url, pool, _containers) = start_stack(&images, |backend| backend).await?;
 
     let browser = Browser::open(&driver, &chromium).await?;
     let outcome = scenario(&browser.client, &url, &pool).await;
@@ -699,7 +710,7 @@ async fn streaming_scenario(client: &Client, url: &str, db: &sqlx::PgPool, fake:
         answer_until(client, "the running chip", |answer| answer["text"] == said_first && running_chip(answer)).await?;
     ensure!(running["streaming"] == true, "{running}");
     ensure!(running["chips"][0]["text"] == "running add_task…", "{running}");
-    ensure_accessible(client, axe, "the chat while an answer streams, its tool running").await?;
+    ensure_accessible(client, axe.as_deref(), "the chat while an answer streams, its tool running").await?;
 
     // The tool runs, the model answers, the turn ends.
     hold.rollback().await?;
@@ -772,24 +783,13 @@ async fn a_streamed_answer_shows_its_text_and_running_tools_as_they_arrive() -> 
     let Some((driver, chromium)) = browser_binaries() else {
         return Ok(());
     };
-    install_tls_provider();
     let fake = FakeModel::start().await;
-    let network = unique("net");
-    let db = unique("db");
-    let backend_name = unique("backend");
-    let postgres = start_postgres(&images, &network, &db).await?;
-    let pool = connect_from_host(&postgres).await?;
-    let backend =
-        with_model(backend(&images, &network, &backend_name, &database_url(&db)), &fake.base_url_for_containers())
-            .with_env_var("OPENAI_MODEL", "browser-test-model")
-            .start()
-            .await?;
-    let web = web(&images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
-    let url = base_url(&web, 3000).await?;
-    wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
+    let (url, pool, _containers) = start_stack(&images, |backend| {
+        with_model(backend, &fake.base_url_for_containers()).with_env_var("OPENAI_MODEL", "browser-test-model")
+    })
+    .await?;
 
     let browser = Browser::open(&driver, &chromium).await?;
     let outcome = streaming_scenario(&browser.client, &url, &pool, &fake).await;
-    drop(backend);
     browser.close(outcome, "browser-streaming-failure").await
 }
