@@ -380,3 +380,21 @@ async fn a_client_that_leaves_mid_stream_does_not_cut_the_turn_short() {
     assert_eq!(messages.last().and_then(|message| message.content.as_deref()), Some("Added it."));
     assert_eq!(tasks_of(&app, &user).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_server_that_cannot_stream_tool_replies_is_asked_for_whole_ones() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    // llama-cpp-python's answer to `stream: true` with tools: 200 and an empty event stream.
+    fake.then(Reply::Broken { message: FakeModel::text_message("unused"), after: 0, how: Break::End })
+        .then_tools(&[("call_1", "add_task", json!({"title": "buy milk"}))])
+        .then_text("Added buy milk.");
+    let events = stream(&app, &user, None, "add buy milk").await.rest().await;
+    let done = done_of(&events);
+    assert_eq!(done.response, "Added buy milk.");
+    assert_eq!(text_of(&events), done.response, "a whole reply's text comes as one delta");
+    assert_eq!(tool_records(&events).len(), 1);
+    let streamed: Vec<bool> = fake.accepted().iter().map(|body| body["stream"] == true).collect();
+    assert_eq!(streamed, [true, false, false], "asked again at once for a whole reply, and from then on");
+}
