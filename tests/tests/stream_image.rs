@@ -36,13 +36,7 @@ impl EventReader {
 }
 
 fn text_of(events: &[ChatEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(ChatEvent::delta).collect()
 }
 
 #[tokio::test]
