@@ -71,6 +71,10 @@ pub enum Break {
     /// An OpenAI-style error object as the next event, then the end of the stream: what
     /// OpenAI sends when the server fails after the reply began.
     Error,
+    /// The body just ends, cleanly, without a `finish_reason` or `[DONE]`. After 0 chunks it
+    /// is what llama-cpp-python's server (0.3.x, `chatml-function-calling`) answers to every
+    /// streamed request with tools: 200, `text/event-stream`, an empty body.
+    End,
 }
 
 /// What the stream does after its first `after` chunks (the role chunk counts).
@@ -145,6 +149,7 @@ pub(crate) fn response(message: &Value, interruption: Interruption) -> Response 
                     steps.push(Step::Frame("data: {\"choices\": [{\"delta\": {\"content\": \"unterminated\n\n".into()));
                     steps.push(Step::Frame("data: [DONE]\n\n".into()));
                 }
+                Break::End => {}
                 Break::Error => {
                     let error = json!({"error": {"message": "scripted failure mid-stream", "type": "server_error",
                         "param": null, "code": null}});

@@ -13,7 +13,13 @@ use super::Events;
 use crate::store::conversations::{StoredMessage, StoredToolCall};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 #[derive(Debug, Clone)]
 pub struct ModelSettings {
@@ -113,6 +119,11 @@ pub struct ModelClient {
     /// `{OPENAI_BASE_URL}/chat/completions`
     endpoint: String,
     settings: ModelSettings,
+    /// Set once the server answered a streamed request with an empty stream: llama-cpp-python
+    /// (0.3.x, `chatml-function-calling`) does that to every `stream: true` request with tools
+    /// ("Automatic streaming tool choice is not supported", in its log only). From then on this
+    /// client asks for whole replies and passes each reply's text on in one piece.
+    whole_replies_only: Arc<AtomicBool>,
 }
 
 impl ModelClient {
@@ -122,7 +133,7 @@ impl ModelClient {
         // streamed one may take longer as long as it keeps coming (each request sets its own).
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build()?;
         let endpoint = format!("{}/chat/completions", settings.base_url);
-        Ok(Self { http, endpoint, settings })
+        Ok(Self { http, endpoint, settings, whole_replies_only: Arc::default() })
     }
 
     pub fn model(&self) -> &str {
@@ -146,27 +157,43 @@ impl ModelClient {
         tools: &[Value],
         events: &Events,
     ) -> Result<ModelReply, ModelError> {
-        let stream = events.is_streaming();
-        let request = WireRequest {
-            model: &self.settings.model,
-            messages,
-            tools,
-            tool_choice: "auto",
-            stream,
-            temperature: self.settings.temperature,
+        let mut stream = events.is_streaming() && !self.whole_replies_only.load(Ordering::Relaxed);
+        let body = |stream| {
+            let request = WireRequest {
+                model: &self.settings.model,
+                messages,
+                tools,
+                tool_choice: "auto",
+                stream,
+                temperature: self.settings.temperature,
+            };
+            serde_json::to_vec(&request).map_err(|error| ModelError::Failed(error.to_string()))
         };
-        let body = serde_json::to_vec(&request).map_err(|error| ModelError::Failed(error.to_string()))?;
         let mut delay = Duration::from_millis(500);
         let mut attempt = 0;
         loop {
             let mut used = false;
             let sent = if stream {
-                self.send_streamed(&body, events, &mut used).await
+                self.send_streamed(&body(true)?, events, &mut used).await
             } else {
-                self.send(&body).await.and_then(|response| reply_parts(response).map_err(Attempt::Malformed))
+                self.send(&body(false)?).await.and_then(|response| reply_parts(response).map_err(Attempt::Malformed))
             };
             match sent {
-                Ok((content, tool_calls)) => return checked(content, tool_calls),
+                Ok((content, tool_calls)) => {
+                    let reply = checked(content, tool_calls)?;
+                    if !stream && let Some(text) = &reply.content {
+                        events.text(text);
+                    }
+                    return Ok(reply);
+                }
+                Err(Attempt::Empty) => {
+                    tracing::warn!(
+                        base_url = %self.settings.base_url,
+                        "the model answered a streamed request with an empty stream; asking it for whole replies from now on"
+                    );
+                    self.whole_replies_only.store(true, Ordering::Relaxed);
+                    stream = false;
+                }
                 Err(failure) if !used && attempt < self.settings.max_retries && failure.may_pass() => {
                     attempt += 1;
                     tracing::warn!(error = %failure, attempt, retry_in_ms = delay.as_millis() as u64, "model call failed; retrying");
@@ -219,6 +246,9 @@ enum Attempt {
     Cut,
     /// An error the server sent inside a streamed reply.
     InBand(String),
+    /// A streamed reply that ended cleanly without a single event: a server that cannot
+    /// stream this request (see `ModelClient::whole_replies_only`).
+    Empty,
 }
 
 impl Attempt {
@@ -229,7 +259,7 @@ impl Attempt {
     /// same failure.
     fn may_pass(&self) -> bool {
         match self {
-            Attempt::Network(_) | Attempt::Stalled(_) | Attempt::Cut => true,
+            Attempt::Network(_) | Attempt::Stalled(_) | Attempt::Cut | Attempt::Empty => true,
             Attempt::Status(408 | 429, _) => true,
             Attempt::Status(500..=599, body) => !blames_the_request(body),
             Attempt::Status(..) | Attempt::Malformed(_) | Attempt::InBand(_) => false,
@@ -261,6 +291,7 @@ impl std::fmt::Display for Attempt {
             Attempt::Malformed(detail) => write!(f, "not a chat completion: {detail}"),
             Attempt::Stalled(idle) => write!(f, "the streamed reply stopped coming for {} s", idle.as_secs()),
             Attempt::Cut => f.write_str("the streamed reply ended before its last chunk"),
+            Attempt::Empty => f.write_str("the streamed reply was empty"),
             Attempt::InBand(message) => write!(f, "error in the streamed reply: {}", excerpt(message)),
         }
     }

@@ -96,11 +96,17 @@ pub async fn chat(
     tokio::spawn(async move {
         let run = state.assistant.run(turn, &state.pool, &message, &clock, limits, &events);
         let outcome = tokio::time::timeout_at(deadline, run).await.unwrap_or(Err(ApiError::Timeout(limits.turn_lease)));
+        // The request's own log line and metrics end when the response begins: this line
+        // tells how and when the streamed turn ended.
+        let elapsed_ms = started.elapsed().as_millis() as u64;
         let last = match outcome {
-            Ok(response) => ChatEvent::Done { response },
+            Ok(response) => {
+                tracing::info!(elapsed_ms, tool_calls = response.tool_calls.len(), "streamed chat turn done");
+                ChatEvent::Done { response }
+            }
             Err(error) => {
                 let (status, error) = error.status_and_body();
-                tracing::warn!(status = status.as_u16(), error = %error.error, "streamed chat turn failed");
+                tracing::warn!(elapsed_ms, status = status.as_u16(), error = %error.error, "streamed chat turn failed");
                 ChatEvent::Error { status: status.as_u16(), error }
             }
         };

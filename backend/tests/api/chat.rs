@@ -574,31 +574,22 @@ async fn chat_turns_are_rate_limited_per_user_across_replicas() {
     chat_ok(&second, &other, None, "help").await;
 }
 
-#[tokio::test]
-async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
-    let fake = FakeModel::start().await;
-    let Some(app) = spawn_with_model_and(&fake, |config| {
+/// An app whose chat times out after 1 s, while a model call could take 300 s: only the
+/// chat's timeout can end a model reply that hangs.
+pub(crate) async fn spawn_with_a_short_chat_timeout(fake: &FakeModel) -> Option<TestApp> {
+    spawn_with_model_and(fake, |config| {
         config.chat_timeout = Duration::from_secs(1);
-        // Only the chat's timeout can end the hanging model call below.
         if let Some(model) = config.model.as_mut() {
             model.timeout = Duration::from_secs(300);
             model.max_retries = 0;
         }
     })
     .await
-    else {
-        return;
-    };
-    let user = app.sign_up().await;
-    fake.then_text("Hello!");
-    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
-    fake.then(Reply::Hang(Duration::from_secs(120)));
-    let cut_off = chat(&app, &user, Some(&conversation), "this one hangs").await;
-    assert_eq!(cut_off.status(), 503);
-    let body: ErrorBody = cut_off.json().await.expect("the timeout answers in the one error shape");
-    assert_eq!(body.error, "timeout");
+}
 
-    // The cancelled turn gives its lease back itself (an expired lease would keep its turn_id).
+/// Waits until no turn holds `conversation`: a turn that ended gave its lease back itself (an
+/// expired lease would keep its turn_id).
+pub(crate) async fn wait_until_the_turn_ends(app: &TestApp, conversation: &str) {
     let id: uuid::Uuid = conversation.parse().unwrap();
     let mut polls = 0;
     loop {
@@ -608,12 +599,28 @@ async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
             .await
             .unwrap();
         if turn.is_none() {
-            break;
+            return;
         }
         polls += 1;
-        assert!(polls < 10_000, "the cancelled turn never gave its lease back");
+        assert!(polls < 10_000, "the turn never gave its conversation back");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+#[tokio::test]
+async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_a_short_chat_timeout(&fake).await else { return };
+    let user = app.sign_up().await;
+    fake.then_text("Hello!");
+    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
+    fake.then(Reply::Hang(Duration::from_secs(120)));
+    let cut_off = chat(&app, &user, Some(&conversation), "this one hangs").await;
+    assert_eq!(cut_off.status(), 503);
+    let body: ErrorBody = cut_off.json().await.expect("the timeout answers in the one error shape");
+    assert_eq!(body.error, "timeout");
+
+    wait_until_the_turn_ends(&app, &conversation).await;
     fake.then_text("Back.");
     assert_eq!(chat_ok(&app, &user, Some(&conversation), "again").await.response, "Back.");
 }

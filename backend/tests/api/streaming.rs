@@ -3,8 +3,8 @@
 
 use crate::{
     chat::{
-        assert_each_result_follows_its_call, chat, chat_ok, messages_of, spawn_with_model, spawn_with_model_and,
-        tasks_of,
+        assert_each_result_follows_its_call, chat, chat_ok, messages_of, spawn_with_a_short_chat_timeout,
+        spawn_with_model, tasks_of, wait_until_the_turn_ends,
     },
     helpers::{TestApp, TestUser, spawn_app},
 };
@@ -12,7 +12,7 @@ use api_types::{ChatEvent, ChatResponse, ErrorBody, MessageRole, stream::SseDeco
 use fake_model::{Break, FakeModel, Reply};
 use reqwest::Method;
 use serde_json::json;
-use std::{collections::VecDeque, time::Duration};
+use std::collections::VecDeque;
 
 /// A streamed turn's response, read event by event.
 struct Events {
@@ -80,13 +80,7 @@ async fn stream(app: &TestApp, user: &TestUser, conversation: Option<&str>, mess
 }
 
 fn text_of(events: &[ChatEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(ChatEvent::delta).collect()
 }
 
 fn done_of(events: &[ChatEvent]) -> ChatResponse {
@@ -279,18 +273,7 @@ async fn a_model_failing_mid_stream_ends_it_with_an_error_and_keeps_everything_d
 #[tokio::test]
 async fn the_chat_timeout_ends_a_stream_with_an_error_and_frees_the_conversation() {
     let fake = FakeModel::start().await;
-    let Some(app) = spawn_with_model_and(&fake, |config| {
-        config.chat_timeout = Duration::from_secs(1);
-        // Only the chat's timeout can end the paused reply below.
-        if let Some(model) = config.model.as_mut() {
-            model.timeout = Duration::from_secs(300);
-            model.max_retries = 0;
-        }
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(app) = spawn_with_a_short_chat_timeout(&fake).await else { return };
     let user = app.sign_up().await;
     let _never_released = fake.then_text_paused("This answer never ends", 3);
     let events = stream(&app, &user, None, "hi").await.rest().await;
@@ -361,22 +344,26 @@ async fn a_client_that_leaves_mid_stream_does_not_cut_the_turn_short() {
     drop(events);
     gate.release();
     // The turn goes on without the client: it stores its answer and gives the conversation back.
-    let id: uuid::Uuid = conversation_id.parse().unwrap();
-    let mut polls = 0;
-    loop {
-        let turn: Option<uuid::Uuid> = sqlx::query_scalar("SELECT turn_id FROM conversations WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        if turn.is_none() {
-            break;
-        }
-        polls += 1;
-        assert!(polls < 10_000, "the turn never ended");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_the_turn_ends(&app, &conversation_id).await;
     let messages = messages_of(&app, &user, &conversation_id).await;
     assert_eq!(messages.last().and_then(|message| message.content.as_deref()), Some("Added it."));
     assert_eq!(tasks_of(&app, &user).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_stream_tool_replies_is_asked_for_whole_ones() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    // llama-cpp-python's answer to `stream: true` with tools: 200 and an empty event stream.
+    fake.then(Reply::Broken { message: FakeModel::text_message("unused"), after: 0, how: Break::End })
+        .then_tools(&[("call_1", "add_task", json!({"title": "buy milk"}))])
+        .then_text("Added buy milk.");
+    let events = stream(&app, &user, None, "add buy milk").await.rest().await;
+    let done = done_of(&events);
+    assert_eq!(done.response, "Added buy milk.");
+    assert_eq!(text_of(&events), done.response, "a whole reply's text comes as one delta");
+    assert_eq!(tool_records(&events).len(), 1);
+    let streamed: Vec<bool> = fake.accepted().iter().map(|body| body["stream"] == true).collect();
+    assert_eq!(streamed, [true, false, false], "asked again at once for a whole reply, and from then on");
 }

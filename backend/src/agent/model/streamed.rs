@@ -62,11 +62,14 @@ pub(super) struct Assembly {
     calls: BTreeMap<usize, StoredToolCall>,
     finished: bool,
     done: bool,
+    /// Events taken, `[DONE]` included.
+    taken: usize,
 }
 
 impl Assembly {
     /// Takes one event's data; returns the text it adds, to pass on.
     pub(super) fn take(&mut self, data: &str) -> Result<String, Attempt> {
+        self.taken += 1;
         if data.trim() == "[DONE]" {
             self.done = true;
             return Ok(String::new());
@@ -117,6 +120,9 @@ impl Assembly {
 
     /// The whole reply, once the stream has ended.
     pub(super) fn finish(self) -> Result<(Option<String>, Vec<StoredToolCall>), Attempt> {
+        if self.taken == 0 {
+            return Err(Attempt::Empty);
+        }
         if !self.done && !self.finished {
             return Err(Attempt::Cut);
         }
@@ -247,8 +253,42 @@ mod tests {
         );
     }
 
+    /// A stream as a real server sent it, cut into chunks of `size` bytes.
+    fn replayed(wire: &str, size: usize) -> (Option<String>, Vec<StoredToolCall>) {
+        let mut decoder = SseDecoder::new();
+        let mut assembly = Assembly::default();
+        for chunk in wire.as_bytes().chunks(size) {
+            for event in decoder.push(chunk) {
+                assembly.take(&event.data).unwrap();
+            }
+        }
+        assert!(decoder.finish().is_none());
+        assembly.finish().unwrap()
+    }
+
+    /// Captured from llama-cpp-python 0.3.36's server (SmolLM2 135M, `chatml-function-calling`),
+    /// see docs/api.md: it repeats the call's `id` and `function.name` in every piece, and sends
+    /// `null` for the fields a piece does not carry.
+    #[test]
+    fn llama_cpp_python_streams_parse() {
+        for size in [1, 7, 4096] {
+            let (content, calls) = replayed(include_str!("fixtures/llama-cpp-python-text.sse"), size);
+            assert_eq!(content.as_deref(), Some("Awesome, welcome to the city of Elysium!"));
+            assert!(calls.is_empty());
+            let (content, calls) = replayed(include_str!("fixtures/llama-cpp-python-tool-call.sse"), size);
+            assert_eq!(content, None);
+            assert_eq!(calls.len(), 1);
+            assert_eq!(
+                (calls[0].id.as_str(), calls[0].name.as_str()),
+                ("call__0_add_task_cmpl-260d1d38-5a40-484c-8f57-d1739cf5bff1", "add_task")
+            );
+            assert_eq!(calls[0].arguments, r#"{"title": "buy milk"}"#);
+        }
+    }
+
     #[test]
     fn a_stream_that_stops_early_or_says_nonsense_fails() {
+        assert!(matches!(assembled(&[]), Err(Attempt::Empty)), "the answer llama-cpp-python gives to tools");
         assert!(matches!(assembled(&[r#"{"choices":[{"delta":{"content":"Hel"}}]}"#]), Err(Attempt::Cut)));
         assert!(matches!(assembled(&[r#"{"choices":[{"delta":{"content":"#]), Err(Attempt::Malformed(_))));
         assert!(matches!(
