@@ -117,13 +117,7 @@ fn events_of(decoder: &mut SseDecoder, chunk: &[u8]) -> anyhow::Result<Vec<ChatE
 }
 
 fn said(events: &[ChatEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            ChatEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
+    events.iter().filter_map(ChatEvent::delta).collect()
 }
 
 /// A streamed chat turn through the web image's proxy (UID 1001, read-only root) to the
