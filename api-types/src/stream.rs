@@ -48,6 +48,14 @@ impl ChatEvent {
         }
     }
 
+    /// The text of a `text_delta`; `None` for the other events.
+    pub fn delta(&self) -> Option<&str> {
+        match self {
+            ChatEvent::TextDelta { text } => Some(text),
+            _ => None,
+        }
+    }
+
     /// Whether the stream ends with this event.
     pub fn is_last(&self) -> bool {
         matches!(self, ChatEvent::Done { .. } | ChatEvent::Error { .. })

@@ -174,23 +174,31 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and body this error answers with, logging a server error's cause: for a
+    /// streamed chat turn, whose `error` event carries them after the 200 has gone out.
+    pub fn status_and_body(&self) -> (StatusCode, ErrorBody) {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             // The cause goes to the log; the client gets the generic sentence.
             tracing::error!(error = ?self, "request failed");
         }
+        let fields = match self {
+            ApiError::Validation(fields) => fields.clone(),
+            _ => Vec::new(),
+        };
+        (status, ErrorBody { error: code.to_owned(), message: self.to_string(), fields })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.status_and_body();
         let retry_after = match &self {
             ApiError::RateLimited(wait) => Some(wait.as_secs().max(1)),
             ApiError::DatabaseUnavailable(_) => Some(1),
             _ => None,
         };
-        let fields = match &self {
-            ApiError::Validation(fields) => fields.clone(),
-            _ => Vec::new(),
-        };
-        let body = ErrorBody { error: code.to_owned(), message: self.to_string(), fields };
         let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));

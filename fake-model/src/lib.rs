@@ -6,10 +6,40 @@
 //! enforces the intersection of what OpenAI and llama-cpp-python accept: what passes here
 //! passes there. It binds `0.0.0.0` so that containers reach it through `host.docker.internal`,
 //! and can serve https with a certificate from a throwaway test CA.
+//!
+//! # Streaming
+//!
+//! A request with `"stream": true` gets its scripted message as OpenAI and llama.cpp stream
+//! it (see [`stream`](crate::Reply::Paused) below): `chat.completion.chunk` events, the role
+//! first, the text in pieces of a few characters, each tool call by `index` with its arguments
+//! split, the `finish_reason`, then `data: [DONE]`. A request without it gets the whole
+//! `chat.completion`, as before.
+//!
+//! To watch a stream part-way, deterministically and without timing:
+//!
+//! ```no_run
+//! # async fn example() {
+//! use fake_model::{FakeModel, Gate};
+//! let fake = FakeModel::start().await;
+//! // The role chunk and 3 text pieces ("Hell", "o th", "ere,"), then a pause.
+//! let gate = fake.then_text_paused("Hello there, friend", 4);
+//! // ... start a streamed chat turn against `fake.base_url()` (or, from a container,
+//! // `fake.base_url_for_containers()`: the gate lives in the test process, which holds the
+//! // fake, so the container only needs to reach the fake's port) ...
+//! gate.reached().await; // everything before the pause has been written to the backend
+//! // ... check that the client shows "Hello there," and no final event yet ...
+//! gate.release(); // the rest of the reply comes
+//! # }
+//! ```
+//!
+//! [`Reply::Broken`] breaks a stream after some chunks instead: the connection drops, a chunk
+//! is not JSON, or an error object arrives mid-stream.
 
+mod stream;
 mod strict;
 mod tls;
 
+pub use stream::{Break, Gate};
 pub use strict::{Invalid, check};
 pub use tls::TestCa;
 
@@ -43,6 +73,12 @@ pub enum Reply {
     Raw(u16, String),
     /// No answer for this long (the client's time-out should end it first).
     Hang(Duration),
+    /// This message, paused after its first `after` chunks (the role chunk counts) until the
+    /// gate is released. To a request that does not stream: the whole message, once released.
+    Paused { message: Value, after: usize, gate: Gate },
+    /// This message streamed, broken after its first `after` chunks as `how` says. To a
+    /// request that does not stream: a 500 saying the script expected a stream.
+    Broken { message: Value, after: usize, how: Break },
 }
 
 /// A request as it arrived: its body (`null` if it was not JSON), its `Authorization` header,
@@ -93,6 +129,7 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
         .as_deref()
         .and_then(|value| value.strip_prefix("Bearer "))
         .is_some_and(|key| !key.trim().is_empty());
+    let streams = parsed.as_ref().is_ok_and(|body| body["stream"] == Value::Bool(true));
     let verdict = match &parsed {
         // OpenAI answers 401 without a key; every client we support sends one.
         _ if !has_key => {
@@ -114,13 +151,27 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
     // real model never sees a request its server refused.
     let next = lock(&shared.script).pop_front();
     match next {
-        Some(Reply::Message(message)) => Json(json!({
-            "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake-model",
-            "choices": [{"index": 0, "message": message,
-                "finish_reason": if message.get("tool_calls").is_some() { "tool_calls" } else { "stop" }}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-        }))
-        .into_response(),
+        Some(Reply::Message(message)) if streams => stream::response(&message, stream::Interruption::None),
+        Some(Reply::Paused { message, after, gate }) if streams => {
+            stream::response(&message, stream::Interruption::Pause(after, gate))
+        }
+        Some(Reply::Broken { message, after, how }) if streams => {
+            stream::response(&message, stream::Interruption::Break(after, how))
+        }
+        Some(Reply::Paused { message, gate, .. }) => {
+            gate.pause().await;
+            whole(message)
+        }
+        Some(Reply::Broken { .. }) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(error_body(
+                "the test scripted a broken stream, and this request does not stream",
+                "server_error",
+                None,
+            )),
+        )
+            .into_response(),
+        Some(Reply::Message(message)) => whole(message),
         Some(Reply::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             (status, Json(error_body(&format!("scripted {code}"), "server_error", None))).into_response()
@@ -139,6 +190,17 @@ async fn completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body
         )
             .into_response(),
     }
+}
+
+/// A whole `chat.completion` carrying `message`.
+fn whole(message: Value) -> Response {
+    Json(json!({
+        "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake-model",
+        "choices": [{"index": 0, "message": message,
+            "finish_reason": if message.get("tool_calls").is_some() { "tool_calls" } else { "stop" }}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }))
+    .into_response()
 }
 
 async fn not_found() -> Response {
@@ -209,19 +271,37 @@ impl FakeModel {
     }
 
     pub fn then_text(&self, text: &str) -> &Self {
-        self.then(Reply::Message(json!({"role": "assistant", "content": text})))
+        self.then(Reply::Message(Self::text_message(text)))
     }
 
     /// An assistant message asking for tools: `(call id, tool name, arguments)`. Its content
     /// is `null`, as OpenAI sends it.
     pub fn then_tools(&self, calls: &[(&str, &str, Value)]) -> &Self {
+        self.then(Reply::Message(Self::tools_message(calls)))
+    }
+
+    /// The assistant message [`FakeModel::then_tools`] answers with.
+    pub fn tools_message(calls: &[(&str, &str, Value)]) -> Value {
         let tool_calls: Vec<Value> = calls
             .iter()
             .map(|(id, name, arguments)| {
                 json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments.to_string()}})
             })
             .collect();
-        self.then(Reply::Message(json!({"role": "assistant", "content": null, "tool_calls": tool_calls})))
+        json!({"role": "assistant", "content": null, "tool_calls": tool_calls})
+    }
+
+    /// The assistant message [`FakeModel::then_text`] answers with.
+    pub fn text_message(text: &str) -> Value {
+        json!({"role": "assistant", "content": text})
+    }
+
+    /// `text`, streamed, paused after its first `after` chunks (the role chunk and then pieces
+    /// of 4 characters) until the returned gate is released.
+    pub fn then_text_paused(&self, text: &str, after: usize) -> Gate {
+        let gate = Gate::new();
+        self.then(Reply::Paused { message: Self::text_message(text), after, gate: gate.clone() });
+        gate
     }
 
     /// Every request so far, rejected ones included, in order.

@@ -50,10 +50,20 @@ pub fn check(body: &Value) -> Result<(), Invalid> {
         Some(Value::Number(number)) if number.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t)) => {}
         Some(other) => return Err(invalid("temperature", format!("must be a number from 0 to 2, got {other}"))),
     }
-    match body.get("stream") {
-        None | Some(Value::Bool(false)) => {}
-        Some(Value::Bool(true)) => return Err(invalid("stream", "this fake does not stream; the backend never asks")),
+    let streams = match body.get("stream") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
         Some(other) => return Err(invalid("stream", format!("must be a boolean, got {other}"))),
+    };
+    match body.get("stream_options") {
+        None | Some(Value::Null) => {}
+        Some(_) if !streams => {
+            return Err(invalid("stream_options", "is only allowed when stream is true"));
+        }
+        Some(Value::Object(options)) if options.get("include_usage").is_none_or(Value::is_boolean) => {}
+        Some(other) => {
+            return Err(invalid("stream_options", format!("must be {{\"include_usage\": bool}}, got {other}")));
+        }
     }
     check_messages(body.get("messages"))
 }

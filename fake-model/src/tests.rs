@@ -2,6 +2,7 @@
 //! refuse, next to the request the backend really sends, which must pass.
 
 use super::*;
+use crate::Break;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -187,7 +188,14 @@ fn the_top_level_fields_are_checked() {
     assert!(refused(|body| body["messages"][0] = json!("hi")).starts_with("messages[0]"));
     assert!(refused(|body| body["temperature"] = json!(2.5)).starts_with("temperature"));
     assert!(refused(|body| body["temperature"] = json!("0")).starts_with("temperature"));
-    assert!(refused(|body| body["stream"] = json!(true)).starts_with("stream"));
+    assert!(refused(|body| body["stream"] = json!("yes")).starts_with("stream"));
+    assert!(refused(|body| body["stream_options"] = json!({"include_usage": true})).starts_with("stream_options"));
+    let mut streamed = valid();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    assert_eq!(check(&streamed), Ok(()));
+    streamed["stream_options"] = json!({"include_usage": "yes"});
+    assert!(check(&streamed).is_err());
     assert!(check(&json!([valid()])).is_err(), "a body that is not an object");
 }
 
@@ -301,4 +309,126 @@ async fn https_is_served_with_a_certificate_from_the_test_ca_only() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(fake.tls_failures().len(), 1, "{:?}", fake.tls_failures());
+}
+
+/// A streamed request over HTTP/1.0, so the body comes unframed; returns the connection with
+/// the status line and headers read.
+async fn stream_request(port: u16) -> (tokio::net::TcpStream, String) {
+    let mut body = valid();
+    body["stream"] = json!(true);
+    let body = body.to_string();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.0\r\nhost: x\r\ncontent-type: application/json\r\nauthorization: Bearer k\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "the head ended early: {head:?}");
+        head.push(byte[0]);
+    }
+    (stream, String::from_utf8(head).unwrap())
+}
+
+/// The `data:` of each event in `text`.
+fn data_of(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .filter(|event| !event.is_empty())
+        .map(|event| event.strip_prefix("data: ").unwrap_or_else(|| panic!("not a data line: {event:?}")).to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_streamed_reply_comes_in_chunks_like_openai_sends_them() {
+    let fake = FakeModel::start().await;
+    fake.then_tools(&[("call_a", "add_task", json!({"title": "pay the rent"})), ("call_b", "list_tasks", json!({}))]);
+    let (mut stream, head) = stream_request(fake.port()).await;
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("content-type: text/event-stream"), "{head}");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    let data = data_of(&text);
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|data| serde_json::from_str(data).unwrap()).collect();
+    assert!(chunks.iter().all(|chunk| chunk["object"] == "chat.completion.chunk"));
+    let deltas: Vec<&Value> = chunks.iter().map(|chunk| &chunk["choices"][0]["delta"]).collect();
+    assert_eq!(deltas[0]["role"], "assistant", "the role comes first");
+    assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "tool_calls");
+    let mut calls: Vec<(String, String, String)> = Vec::new();
+    for piece in deltas.iter().filter_map(|delta| delta["tool_calls"].as_array()).flatten() {
+        let index = piece["index"].as_u64().unwrap() as usize;
+        if index == calls.len() {
+            assert!(piece["id"].is_string() && piece["function"]["name"].is_string(), "a call opens with id and name");
+            calls.push((
+                piece["id"].as_str().unwrap().into(),
+                piece["function"]["name"].as_str().unwrap().into(),
+                String::new(),
+            ));
+        } else {
+            assert!(piece.get("id").is_none(), "only the first piece carries the id: {piece}");
+        }
+        calls[index].2.push_str(piece["function"]["arguments"].as_str().unwrap());
+    }
+    let pieces_of_the_first = deltas
+        .iter()
+        .filter_map(|delta| delta["tool_calls"].as_array())
+        .flatten()
+        .filter(|piece| piece["index"] == 0)
+        .count();
+    assert!(pieces_of_the_first > 2, "the arguments come split");
+    assert_eq!(
+        calls,
+        [
+            ("call_a".into(), "add_task".into(), "{\"title\":\"pay the rent\"}".into()),
+            ("call_b".into(), "list_tasks".into(), "{}".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_paused_stream_waits_for_its_gate_and_a_broken_one_breaks() {
+    let fake = FakeModel::start().await;
+    let gate = fake.then_text_paused("Hello there, friend", 3);
+    let (mut stream, _) = stream_request(fake.port()).await;
+    gate.reached().await;
+    // The role chunk and two pieces are written; nothing more comes until the release.
+    let mut text = String::new();
+    while data_of(&text).len() < 3 {
+        let mut buffer = [0u8; 1024];
+        let read = stream.read(&mut buffer).await.unwrap();
+        assert!(read > 0, "the stream ended at the pause: {text}");
+        text.push_str(std::str::from_utf8(&buffer[..read]).unwrap());
+    }
+    assert!(!text.contains("[DONE]"), "{text}");
+    gate.release();
+    stream.read_to_string(&mut text).await.unwrap();
+    let data = data_of(&text);
+    let said: String = data[..data.len() - 1]
+        .iter()
+        .map(|data| {
+            serde_json::from_str::<Value>(data).unwrap()["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(said, "Hello there, friend");
+
+    let message = FakeModel::text_message("never finished");
+    fake.then(Reply::Broken { message: message.clone(), after: 2, how: Break::Garbage })
+        .then(Reply::Broken { message: message.clone(), after: 2, how: Break::Error })
+        .then(Reply::Broken { message, after: 2, how: Break::Drop });
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let (mut stream, _) = stream_request(fake.port()).await;
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text).await;
+        bodies.push(data_of(&text));
+    }
+    assert!(serde_json::from_str::<Value>(&bodies[0][2]).is_err(), "garbage: {:?}", bodies[0]);
+    assert_eq!(serde_json::from_str::<Value>(&bodies[1][2]).unwrap()["error"]["type"], "server_error");
+    assert_eq!(bodies[1].len(), 3, "the stream ends after the error");
+    assert_eq!(bodies[2].len(), 2, "the connection drops after two chunks: {:?}", bodies[2]);
 }

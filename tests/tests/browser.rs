@@ -9,9 +9,11 @@
 //! `tests/artifacts/` and their paths printed.
 
 use anyhow::{Context, bail, ensure};
+use api_types::{ChatEvent, SseDecoder};
+use fake_model::{FakeModel, Gate, Reply};
 use fantoccini::{Client, ClientBuilder, Locator, key::Key, wd::WebDriverCompatibleCommand};
 use hyper_util::client::legacy::connect::HttpConnector;
-use image_tests::*;
+use image_tests::{model::with_model, *};
 use serde_json::{Value, json};
 use std::{
     net::TcpListener,
@@ -19,7 +21,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
-use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, ImageExt, runners::AsyncRunner};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -321,7 +323,7 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     wait_until(
         client,
         "the assistant's answer",
-        "return document.querySelector('.message.assistant .bubble')?.textContent",
+        "return document.querySelector('.message.assistant:not(.streaming) .bubble')?.textContent",
     )
     .await?;
     let kubernetes = task_row(client, "test Kubernetes deployment").await?;
@@ -347,7 +349,7 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     ensure!(sent_after == sent_before, "the unsent message stays out of the log: {sent_before} then {sent_after}");
     // Once that turn is over, sending it again works.
     sqlx::query("UPDATE conversations SET turn_id = NULL, turn_until = NULL").execute(db).await?;
-    let answers = "return document.querySelectorAll('.message.assistant:not(.pending) .bubble').length";
+    let answers = "return document.querySelectorAll('.message.assistant:not(.streaming) .bubble').length";
     let answered_before = client.execute(answers, Vec::new()).await?.as_u64().unwrap_or_default();
     css(client, "#chat-input").await?.send_keys(&char::from(Key::Enter).to_string()).await?;
     wait_until(
@@ -533,6 +535,52 @@ async fn save_artifacts(client: &Client, name: &str) {
     }
 }
 
+/// postgres, the backend (as `configure` sets it up) and web from the images, on one network:
+/// the web server's URL, a pool that reaches the database from the host, and the containers,
+/// which stop when dropped.
+async fn start_stack(
+    images: &Images,
+    configure: impl FnOnce(ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage>,
+) -> anyhow::Result<(String, sqlx::PgPool, Vec<ContainerAsync<GenericImage>>)> {
+    install_tls_provider();
+    let network = unique("net");
+    let db = unique("db");
+    let backend_name = unique("backend");
+    let postgres = start_postgres(images, &network, &db).await?;
+    let pool = connect_from_host(&postgres).await?;
+    let backend = configure(backend(images, &network, &backend_name, &database_url(&db))).start().await?;
+    let web = web(images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
+    let url = base_url(&web, 3000).await?;
+    wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
+    Ok((url, pool, vec![web, backend, postgres]))
+}
+
+/// chromedriver and a Chromium session with a fresh profile, for one scenario.
+struct Browser {
+    client: Client,
+    profile: PathBuf,
+    _chromedriver: Chromedriver,
+}
+
+impl Browser {
+    async fn open(driver: &Path, chromium: &Path) -> anyhow::Result<Self> {
+        let chromedriver = start_chromedriver(driver).await?;
+        let profile = std::env::temp_dir().join(unique("chromium-profile"));
+        let client = open_browser(&chromedriver, chromium, &profile).await?;
+        Ok(Self { client, profile, _chromedriver: chromedriver })
+    }
+
+    /// Ends the session (with artifacts when the scenario failed) and passes its outcome on.
+    async fn close(self, outcome: anyhow::Result<()>, name: &str) -> anyhow::Result<()> {
+        if outcome.is_err() {
+            save_artifacts(&self.client, &unique(name)).await;
+        }
+        let _ = self.client.close().await;
+        let _ = std::fs::remove_dir_all(&self.profile);
+        outcome
+    }
+}
+
 #[tokio::test]
 async fn a_person_signs_up_adds_tasks_ticks_one_changes_the_password_and_signs_out_everywhere() -> anyhow::Result<()> {
     let Some(images) = Images::from_env() else {
@@ -541,26 +589,207 @@ async fn a_person_signs_up_adds_tasks_ticks_one_changes_the_password_and_signs_o
     let Some((driver, chromium)) = browser_binaries() else {
         return Ok(());
     };
-    install_tls_provider();
-    let network = unique("net");
-    let db = unique("db");
-    let backend_name = unique("backend");
-    let postgres = start_postgres(&images, &network, &db).await?;
-    let pool = connect_from_host(&postgres).await?;
-    let _backend = backend(&images, &network, &backend_name, &database_url(&db)).start().await?;
-    let web = web(&images, &network, &unique("web"), &format!("http://{backend_name}:8000")).start().await?;
-    let url = base_url(&web, 3000).await?;
-    wait_for_status(&format!("{url}/api/readyz"), 200, Duration::from_secs(30)).await?;
+    let (url, pool, _containers) = start_stack(&images, |backend| backend).await?;
 
-    let chromedriver = start_chromedriver(&driver).await?;
-    let profile = std::env::temp_dir().join(unique("chromium-profile"));
-    let client = open_browser(&chromedriver, &chromium, &profile).await?;
-    let outcome = scenario(&client, &url, &pool).await;
-    if outcome.is_err() {
-        save_artifacts(&client, &unique("browser-failure")).await;
+    let browser = Browser::open(&driver, &chromium).await?;
+    let outcome = scenario(&browser.client, &url, &pool).await;
+    browser.close(outcome, "browser-failure").await
+}
+
+/// Installed in the page before a streamed turn: a copy of every event stream the app fetches
+/// (`window.__streams`, read from a tee of the body, so the app reads it as it would), and
+/// each state the chat log's last answer (`window.__answer()`) goes through (`window.__states`,
+/// recorded by a MutationObserver on every change the app makes to the DOM).
+const RECORDERS: &str = r#"
+    window.__streams = [];
+    const fetch = window.fetch;
+    window.fetch = async (...args) => {
+      const response = await fetch(...args);
+      if (!(response.headers.get('content-type') || '').startsWith('text/event-stream')) return response;
+      const [copy, body] = response.body.tee();
+      const index = window.__streams.push('') - 1;
+      (async () => {
+        const reader = copy.getReader(), decoder = new TextDecoder();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          window.__streams[index] += decoder.decode(value, { stream: true });
+        }
+      })();
+      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    };
+    window.__answer = () => {
+      const answer = [...document.querySelectorAll('#chat-log .message.assistant')].pop();
+      if (!answer) return null;
+      return {
+        streaming: answer.classList.contains('streaming'),
+        text: answer.querySelector('.bubble:not(.typing)')?.textContent ?? '',
+        chips: [...answer.querySelectorAll('.chip')].map(chip => ({
+          running: chip.classList.contains('running'), busy: chip.getAttribute('aria-busy'),
+          text: chip.textContent, undo: !!chip.querySelector('button.undo'),
+        })),
+      };
+    };
+    window.__states = [];
+    new MutationObserver(() => {
+      const answer = window.__answer();
+      if (!answer) return;
+      const state = JSON.stringify(answer);
+      if (window.__states[window.__states.length - 1] !== state) window.__states.push(state);
+    }).observe(document.getElementById('chat-log'), { childList: true, subtree: true, characterData: true, attributes: true });
+    return true;
+"#;
+
+/// The last answer in the chat log, as the recorder sees it.
+const LAST_ANSWER: &str = "return window.__answer()";
+
+/// Polls the last answer until `accept` takes it; fails with the last one seen.
+async fn answer_until(client: &Client, what: &str, accept: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let answer = client.execute(LAST_ANSWER, Vec::new()).await?;
+        if accept(&answer) {
+            return Ok(answer);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("timed out after {PATIENCE:?} waiting for {what}; the last answer is {answer}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = client.close().await;
-    drop(chromedriver);
-    let _ = std::fs::remove_dir_all(&profile);
-    outcome
+}
+
+fn running_chip(answer: &Value) -> bool {
+    answer["chips"].as_array().is_some_and(|chips| {
+        chips.len() == 1 && chips[0]["running"] == true && chips[0]["busy"] == "true" && chips[0]["undo"] == false
+    })
+}
+
+/// A turn answered by a model, watched as it streams. Two things hold it still where the test
+/// looks, with no timing involved: the fake model pauses its first reply part-way until the
+/// test releases it, and the test locks the task table so that the tool the reply asks for
+/// cannot finish before the test lets it. What the page shows at each stop is checked there,
+/// then the final answer against the `done` event the page received, then Undo from the chip
+/// that arrived by streaming.
+async fn streaming_scenario(client: &Client, url: &str, db: &sqlx::PgPool, fake: &FakeModel) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let axe = axe_source()?;
+    let session = sign_up(&http, url, "ada@example.com").await?;
+    client.goto(&format!("{url}/signin")).await?;
+    css(client, "#signin-email").await?;
+    client
+        .execute(
+            "localStorage.setItem('todo-chatbot.session', arguments[0])",
+            vec![json!(serde_json::to_string(&session)?)],
+        )
+        .await?;
+    client.goto(&format!("{url}/")).await?;
+    css(client, "#chat-input").await?;
+    client.execute(RECORDERS, Vec::new()).await?;
+
+    // Reply 1: some text, then a call of add_task; paused after the role and two 4-character
+    // pieces of text. Reply 2, after the tool: the answer that is kept.
+    let said_first = "Sure, adding it now.";
+    let kept = "Added task: water the plants.";
+    let mut first = FakeModel::tools_message(&[("call_water", "add_task", json!({"title": "water the plants"}))]);
+    first["content"] = json!(said_first);
+    let gate = Gate::new();
+    fake.then(Reply::Paused { message: first, after: 3, gate: gate.clone() }).then_text(kept);
+    let mut hold = db.begin().await?;
+    sqlx::query("LOCK TABLE tasks IN EXCLUSIVE MODE").execute(&mut *hold).await?;
+
+    css(client, "#chat-input").await?.send_keys(&format!("water the plants, please{}", char::from(Key::Enter))).await?;
+
+    // Stop 1: the model is paused: the text so far, no chip yet.
+    tokio::time::timeout(PATIENCE, gate.reached()).await.context("the model was never asked")?;
+    let paused = answer_until(client, "the first pieces of text", |answer| answer["text"] == "Sure, ad").await?;
+    ensure!(paused["streaming"] == true && paused["chips"] == json!([]), "{paused}");
+
+    // Stop 2: the reply is complete and its tool is running, held by the lock.
+    gate.release();
+    let running =
+        answer_until(client, "the running chip", |answer| answer["text"] == said_first && running_chip(answer)).await?;
+    ensure!(running["streaming"] == true, "{running}");
+    ensure!(running["chips"][0]["text"] == "running add_task…", "{running}");
+    ensure_accessible(client, axe.as_deref(), "the chat while an answer streams, its tool running").await?;
+
+    // The tool runs, the model answers, the turn ends.
+    hold.rollback().await?;
+    let finished = answer_until(client, "the finished answer", |answer| answer["streaming"] == false).await?;
+
+    // What the page received: the events in the contract's order, ending with done.
+    let raw = wait_until(
+        client,
+        "the whole event stream, as the page received it",
+        "return window.__streams.length === 1 && window.__streams[0].includes('event: done') ? window.__streams[0] : null",
+    )
+    .await?;
+    let mut decoder = SseDecoder::new();
+    let mut events: Vec<ChatEvent> = decoder
+        .push(raw.as_str().unwrap_or_default().as_bytes())
+        .into_iter()
+        .chain(decoder.finish())
+        .map(|event| serde_json::from_str(&event.data))
+        .collect::<Result<_, _>>()?;
+    let Some(ChatEvent::Done { response }) = events.pop() else { bail!("the stream ends with done: {events:?}") };
+    let names: Vec<&str> = events.iter().map(ChatEvent::name).filter(|name| *name != "text_delta").collect();
+    ensure!(names == ["started", "tool_call", "tool_result"], "{names:?}");
+    ensure!(response.response == kept, "{response:?}");
+    ensure!(finished["text"] == response.response.as_str(), "the page shows done's text: {finished}");
+    ensure!(response.tool_calls.len() == 1 && response.tool_calls[0].change_id.is_some(), "{response:?}");
+    let chip = &finished["chips"][0];
+    ensure!(chip["running"] == false && chip["busy"].is_null() && chip["undo"] == true, "{finished}");
+    ensure!(chip["text"].as_str().unwrap_or_default().starts_with(&response.tool_calls[0].summary()), "{finished}");
+
+    // The states the page went through, in order: the paused text, then the running chip
+    // under the text said before it, then the chip done, then the final answer.
+    let states: Vec<Value> =
+        serde_json::from_value::<Vec<String>>(client.execute("return window.__states", Vec::new()).await?)?
+            .iter()
+            .map(|state| serde_json::from_str(state))
+            .collect::<Result<_, _>>()?;
+    let at = |what: &str, test: &dyn Fn(&Value) -> bool| {
+        states.iter().position(test).with_context(|| format!("no state shows {what}: {states:#?}"))
+    };
+    let partial = at("the paused text", &|state| state["streaming"] == true && state["text"] == "Sure, ad")?;
+    let running = at("the running chip", &|state| state["streaming"] == true && running_chip(state))?;
+    let done = at("the final answer", &|state| state["streaming"] == false && state["text"] == kept)?;
+    ensure!(partial < running && running < done, "out of order ({partial}, {running}, {done}): {states:#?}");
+    ensure!(states.last() == Some(&finished), "the final state is the answer on screen: {states:#?}");
+
+    // Undo from the chip that arrived by streaming: the task goes away again.
+    let tasks = format!("{url}/api/{}/tasks", session.user.id);
+    let page: api_types::TaskPage = http.get(&tasks).bearer_auth(&session.token).send().await?.json().await?;
+    ensure!(page.items.iter().map(|task| task.title.as_str()).collect::<Vec<_>>() == ["water the plants"], "{page:?}");
+    task_row(client, "water the plants").await?;
+    client
+        .execute("[...document.querySelectorAll('#chat-log .message.assistant')].pop().querySelector('.chip button.undo').click()", Vec::new())
+        .await?;
+    answer_until(client, "the chip marked undone", |answer| {
+        answer["chips"][0]["undo"] == false
+            && answer["chips"][0]["text"].as_str().is_some_and(|text| text.ends_with("(undone)"))
+    })
+    .await?;
+    let page: api_types::TaskPage = http.get(&tasks).bearer_auth(&session.token).send().await?.json().await?;
+    ensure!(page.total == 0, "the undone task is gone: {page:?}");
+    ensure!(fake.rejections().is_empty(), "the model was asked in the strict shape: {:?}", fake.rejections());
+    ensure_quiet_console(client, &[]).await
+}
+
+#[tokio::test]
+async fn a_streamed_answer_shows_its_text_and_running_tools_as_they_arrive() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let Some((driver, chromium)) = browser_binaries() else {
+        return Ok(());
+    };
+    let fake = FakeModel::start().await;
+    let (url, pool, _containers) = start_stack(&images, |backend| {
+        with_model(backend, &fake.base_url_for_containers()).with_env_var("OPENAI_MODEL", "browser-test-model")
+    })
+    .await?;
+
+    let browser = Browser::open(&driver, &chromium).await?;
+    let outcome = streaming_scenario(&browser.client, &url, &pool, &fake).await;
+    browser.close(outcome, "browser-streaming-failure").await
 }

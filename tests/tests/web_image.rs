@@ -1,7 +1,12 @@
 //! The web image in front of a backend: static app, SPA routes and the `/api` proxy.
 
-use api_types::Readiness;
-use image_tests::*;
+use anyhow::Context;
+use api_types::{ChatEvent, Readiness, SseDecoder};
+use fake_model::FakeModel;
+use image_tests::{
+    model::{Stack, with_model},
+    *,
+};
 use std::time::Duration;
 use testcontainers::{
     ImageExt,
@@ -103,6 +108,75 @@ async fn web_serves_the_app_and_forwards_api_to_the_backend() -> anyhow::Result<
         .json()
         .await?;
     assert!(listed.response.contains("You have 2 tasks"), "{}", listed.response);
+    Ok(())
+}
+
+/// The events a chunk of a streamed turn completes.
+fn events_of(decoder: &mut SseDecoder, chunk: &[u8]) -> anyhow::Result<Vec<ChatEvent>> {
+    decoder.push(chunk).into_iter().map(|event| Ok(serde_json::from_str(&event.data)?)).collect()
+}
+
+fn said(events: &[ChatEvent]) -> String {
+    events.iter().filter_map(ChatEvent::delta).collect()
+}
+
+/// A streamed chat turn through the web image's proxy (UID 1001, read-only root) to the
+/// backend image: what the model said before it paused arrives while it is still paused, so
+/// nothing between holds the stream back; the rest arrives once the test lets the model go on.
+#[tokio::test]
+async fn a_streamed_chat_passes_the_proxy_as_the_model_speaks() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    install_tls_provider();
+    let fake = FakeModel::start().await;
+    let stack = Stack::start(&images, |request| with_model(request, &fake.base_url_for_containers()), &[]).await?;
+    let client = reqwest::Client::new();
+    let session = sign_up(&client, &stack.web_url, "stream@example.com").await?;
+    let text = "Streamed through the proxy, piece by piece.";
+    // The role chunk and three pieces of four characters, then the model waits.
+    let gate = fake.then_text_paused(text, 4);
+    let mut response = client
+        .post(format!("{}/api/{}/chat", stack.web_url, session.user.id))
+        .bearer_auth(&session.token)
+        .header("accept", "text/event-stream")
+        .header("accept-encoding", "br, gzip")
+        .json(&serde_json::json!({"message": "say something long"}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    assert!(headers.get("content-encoding").is_none(), "nothing compresses the stream: {headers:?}");
+
+    tokio::time::timeout(Duration::from_secs(30), gate.reached()).await.context("the model was never asked")?;
+    let mut decoder = SseDecoder::new();
+    let mut events = Vec::new();
+    while said(&events) != "Streamed thr" {
+        // Bounded only so that a proxy that buffers fails instead of hanging.
+        let chunk = tokio::time::timeout(Duration::from_secs(30), response.chunk())
+            .await
+            .with_context(|| format!("nothing more came while the model was paused: {events:?}"))??
+            .with_context(|| format!("the stream ended while the model was paused: {events:?}"))?;
+        events.extend(events_of(&mut decoder, &chunk)?);
+    }
+    assert!(matches!(events[0], ChatEvent::Started { .. }), "{events:?}");
+    assert!(!events.iter().any(ChatEvent::is_last), "{events:?}");
+
+    gate.release();
+    while let Some(chunk) = response.chunk().await? {
+        events.extend(events_of(&mut decoder, &chunk)?);
+    }
+    events.extend(decoder.finish().map(|event| serde_json::from_str(&event.data)).transpose()?);
+    let Some(ChatEvent::Done { response: done }) = events.last() else {
+        panic!("the stream ends with done: {events:?}")
+    };
+    assert_eq!(done.response, text);
+    assert_eq!(said(&events), text);
+    assert_eq!(events.iter().filter(|event| event.is_last()).count(), 1, "{events:?}");
+    assert!(fake.rejections().is_empty(), "{:?}", fake.rejections());
     Ok(())
 }
 

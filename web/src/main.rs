@@ -3,6 +3,9 @@
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+// The chat panel's logic, kept free of browser APIs so its tests run on the host.
+#[cfg(any(target_arch = "wasm32", test))]
+mod chat_log;
 #[cfg(not(target_arch = "wasm32"))]
 mod server;
 

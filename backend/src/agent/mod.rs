@@ -4,6 +4,7 @@
 //! memory between turns, so any replica continues any conversation.
 
 pub mod clock;
+pub mod events;
 pub mod model;
 pub mod offline;
 pub mod tools;
@@ -16,8 +17,9 @@ use crate::{
         conversations::{self, StoredMessage, StoredToolCall},
     },
 };
-use api_types::{ChatResponse, ToolCallRecord};
+use api_types::{ChatEvent, ChatResponse, ToolCallRecord};
 use clock::Clock;
+pub use events::Events;
 use model::{ModelClient, ModelError, wire_message};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -164,6 +166,11 @@ pub fn replayable(history: &[StoredMessage], limit: usize) -> Vec<StoredMessage>
         .collect()
 }
 
+/// A call's arguments as JSON, or as the string they are when the model sent no valid JSON.
+fn arguments_value(arguments: &str) -> Value {
+    serde_json::from_str(arguments).unwrap_or_else(|_| Value::String(arguments.to_owned()))
+}
+
 /// Appends one message of the turn. The conversation may be deleted while the turn runs (the
 /// lease does not stop that, on purpose: deleting is the person's call); the turn then ends as
 /// a 404 instead of a database error.
@@ -191,7 +198,9 @@ async fn run_tool(
     scope: TurnScope,
     clock: &Clock,
     call: &StoredToolCall,
+    events: &Events,
 ) -> Result<ToolCallRecord, ApiError> {
+    events.tool_call(&call.id, &call.name, &call.arguments);
     let caller = tools::Caller {
         pool,
         owner: scope.owner,
@@ -209,7 +218,7 @@ async fn run_tool(
         Err(error) => tools::failure(&error),
     };
     tracing::info!(tool = %call.name, ok = result["ok"].as_bool().unwrap_or(false), "tool ran");
-    store_result(pool, scope.conversation, call, result).await
+    store_result(pool, scope.conversation, call, result, events).await
 }
 
 /// Stores a call's result right after the call, and returns the record for the response.
@@ -218,13 +227,21 @@ async fn store_result(
     conversation: Uuid,
     call: &StoredToolCall,
     result: Value,
+    events: &Events,
 ) -> Result<ToolCallRecord, ApiError> {
     let stored =
         StoredMessage::Tool { tool_call_id: call.id.clone(), name: call.name.clone(), content: result.to_string() };
     record(pool, conversation, &stored).await?;
-    let arguments = serde_json::from_str(&call.arguments).unwrap_or_else(|_| Value::String(call.arguments.clone()));
     let change_id = result.get("change_id").and_then(Value::as_i64);
-    Ok(ToolCallRecord { name: call.name.clone(), arguments, result, change_id, undone: false })
+    let record = ToolCallRecord {
+        name: call.name.clone(),
+        arguments: arguments_value(&call.arguments),
+        result,
+        change_id,
+        undone: false,
+    };
+    events.tool_result(&call.id, &record);
+    Ok(record)
 }
 
 /// Answers a call without running it, stores that answer, and returns the record.
@@ -233,14 +250,46 @@ async fn refuse_tool(
     conversation: Uuid,
     call: &StoredToolCall,
     reason: &str,
+    events: &Events,
 ) -> Result<ToolCallRecord, ApiError> {
     tracing::info!(tool = %call.name, reason, "tool call refused");
-    store_result(pool, conversation, call, json!({"ok": false, "error": reason})).await
+    events.tool_call(&call.id, &call.name, &call.arguments);
+    store_result(pool, conversation, call, json!({"ok": false, "error": reason}), events).await
+}
+
+/// A turn that holds its conversation: every check that answers a plain HTTP error (404, 409)
+/// has passed, so a streamed response may begin. Dropped unrun, it gives the conversation back.
+#[derive(Debug)]
+pub struct Turn {
+    lease: TurnLease,
+    owner: Uuid,
+}
+
+impl std::fmt::Debug for TurnLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnLease").field("conversation", &self.conversation).field("turn", &self.turn).finish()
+    }
+}
+
+/// The assistant's text so far: the sentences of the answer, each sent word by word as it is
+/// said, so that the streamed deltas concatenate to the stored answer.
+struct Said<'a> {
+    sentences: Vec<String>,
+    events: &'a Events,
+}
+
+impl Said<'_> {
+    fn say(&mut self, sentence: String) {
+        if !self.sentences.is_empty() {
+            self.events.words("\n");
+        }
+        self.events.words(&sentence);
+        self.sentences.push(sentence);
+    }
 }
 
 impl Assistant {
-    /// One chat turn for `owner`, whose dates are read on `clock`. The person's message is
-    /// stored before the assistant runs, so it survives a model failure.
+    /// One chat turn for `owner`, whose dates are read on `clock`, answered at its end.
     pub async fn turn(
         &self,
         pool: &PgPool,
@@ -250,15 +299,44 @@ impl Assistant {
         clock: &Clock,
         limits: ChatLimits,
     ) -> Result<ChatResponse, ApiError> {
+        let turn = Self::begin(pool, owner, conversation_id, message, limits).await?;
+        self.run(turn, pool, message, clock, limits, &Events::none()).await
+    }
+
+    /// Takes the conversation (a new one when `conversation_id` is `None`) for one turn.
+    pub async fn begin(
+        pool: &PgPool,
+        owner: Uuid,
+        conversation_id: Option<Uuid>,
+        message: &MessageText,
+        limits: ChatLimits,
+    ) -> Result<Turn, ApiError> {
         let conversation = match conversation_id {
             Some(id) => id,
             None => conversations::create(pool, owner, &ConversationTitle::of(message)).await?.id,
         };
-        // Everything below runs alone on this conversation: a second turn would store its
+        // Everything after runs alone on this conversation: a second turn would store its
         // messages between this turn's tool call and its result, which no model accepts.
         let lease = TurnLease::take(pool, owner, conversation, limits.turn_lease).await?;
-        let scope = TurnScope { owner, conversation, turn: lease.turn, undo_window: limits.undo_window };
-        let result = self.turn_alone(pool, scope, message, clock, limits).await;
+        Ok(Turn { lease, owner })
+    }
+
+    /// Runs a begun turn, telling `events` what happens as it happens, and gives the
+    /// conversation back. The person's message is stored before the assistant runs, so it
+    /// survives a model failure.
+    pub async fn run(
+        &self,
+        turn: Turn,
+        pool: &PgPool,
+        message: &MessageText,
+        clock: &Clock,
+        limits: ChatLimits,
+        events: &Events,
+    ) -> Result<ChatResponse, ApiError> {
+        let Turn { lease, owner } = turn;
+        let scope =
+            TurnScope { owner, conversation: lease.conversation, turn: lease.turn, undo_window: limits.undo_window };
+        let result = self.turn_alone(pool, scope, message, clock, limits, events).await;
         lease.release().await;
         result
     }
@@ -270,19 +348,21 @@ impl Assistant {
         message: &MessageText,
         clock: &Clock,
         limits: ChatLimits,
+        events: &Events,
     ) -> Result<ChatResponse, ApiError> {
         let conversation = scope.conversation;
         let history: Vec<StoredMessage> =
             conversations::messages(pool, conversation).await?.iter().map(|row| row.message()).collect();
         let user_message = StoredMessage::User { content: message.as_str().to_owned() };
         record(pool, conversation, &user_message).await?;
+        events.send(ChatEvent::Started { conversation_id: conversation.to_string() });
 
         let (response, tool_calls) = match self {
-            Assistant::Offline => Self::offline_turn(pool, scope, clock, message.as_str(), limits).await?,
+            Assistant::Offline => Self::offline_turn(pool, scope, clock, message.as_str(), limits, events).await?,
             Assistant::Model(model) => {
                 let mut transcript = replayable(&history, limits.history_messages);
                 transcript.push(user_message);
-                Self::model_turn(model, pool, scope, clock, transcript, limits).await?
+                Self::model_turn(model, pool, scope, clock, transcript, limits, events).await?
             }
         };
         Ok(ChatResponse { conversation_id: conversation.to_string(), response, tool_calls })
@@ -294,18 +374,19 @@ impl Assistant {
         clock: &Clock,
         message: &str,
         limits: ChatLimits,
+        events: &Events,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
         let conversation = scope.conversation;
-        let mut sentences = Vec::new();
+        let mut said = Said { sentences: Vec::new(), events };
         let mut records = Vec::new();
         let mut destructive = 0;
         for step in offline::plan_steps(message, clock.now()) {
             match step {
-                offline::Plan::Say(text) => sentences.push(text),
+                offline::Plan::Say(text) => said.say(text),
                 offline::Plan::Call { name, .. }
                     if tools::is_destructive(name) && destructive >= limits.max_destructive_calls_per_turn =>
                 {
-                    sentences.push(format!(
+                    said.say(format!(
                         "I did not run {name}: at most {} deletions run per message; ask again in a new message.",
                         limits.max_destructive_calls_per_turn
                     ));
@@ -321,13 +402,13 @@ impl Assistant {
                     };
                     let asked = StoredMessage::Assistant { content: None, tool_calls: vec![call.clone()] };
                     record(pool, conversation, &asked).await?;
-                    let record = run_tool(pool, scope, clock, &call).await?;
-                    sentences.push(offline::describe(name, &arguments, &record.result));
+                    let record = run_tool(pool, scope, clock, &call, events).await?;
+                    said.say(offline::describe(name, &arguments, &record.result));
                     records.push(record);
                 }
             }
         }
-        let text = sentences.join("\n");
+        let text = said.sentences.join("\n");
         answer(pool, conversation, &text).await?;
         Ok((text, records))
     }
@@ -339,6 +420,7 @@ impl Assistant {
         clock: &Clock,
         mut transcript: Vec<StoredMessage>,
         limits: ChatLimits,
+        events: &Events,
     ) -> Result<(String, Vec<ToolCallRecord>), ApiError> {
         let conversation = scope.conversation;
         let definitions = tools::definitions();
@@ -348,10 +430,16 @@ impl Assistant {
         for round in 0..=limits.max_tool_rounds {
             let mut messages = vec![json!({"role": "system", "content": system})];
             messages.extend(transcript.iter().map(wire_message));
-            let reply =
-                model.complete(&messages, &definitions).await.map_err(|error| model_failure(error, &records))?;
+            let reply = model
+                .complete(&messages, &definitions, events)
+                .await
+                .map_err(|error| model_failure(error, &records))?;
             if reply.tool_calls.is_empty() {
-                let text = reply.content.unwrap_or_else(|| "Done.".to_owned());
+                let text = reply.content.unwrap_or_else(|| {
+                    // The model said nothing: the answer stored is ours, so stream it too.
+                    events.text("Done.");
+                    "Done.".to_owned()
+                });
                 answer(pool, conversation, &text).await?;
                 return Ok((text, records));
             }
@@ -381,10 +469,10 @@ impl Assistant {
                     None
                 };
                 let record = match refusal {
-                    Some(reason) => refuse_tool(pool, conversation, call, &reason).await?,
+                    Some(reason) => refuse_tool(pool, conversation, call, &reason, events).await?,
                     None => {
                         destructive += u32::from(tools::is_destructive(&call.name));
-                        run_tool(pool, scope, clock, call).await?
+                        run_tool(pool, scope, clock, call, events).await?
                     }
                 };
                 transcript.push(StoredMessage::Tool {
@@ -400,6 +488,7 @@ impl Assistant {
              please rephrase or split the request.",
             limits.max_tool_rounds
         );
+        events.words(&text);
         answer(pool, conversation, &text).await?;
         Ok((text, records))
     }

@@ -3,11 +3,23 @@
 //! (network, time-outs, 408, 429, 5xx), never on a request the server called invalid.
 //! Requests and replies are our own small wire types, so the stored transcript maps onto them
 //! one to one.
+//!
+//! When the person's client streams, the model is asked to stream too (`"stream": true`) and
+//! its text is passed on as it arrives; see [`streamed`].
 
+mod streamed;
+
+use super::Events;
 use crate::store::conversations::{StoredMessage, StoredToolCall};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 #[derive(Debug, Clone)]
 pub struct ModelSettings {
@@ -107,15 +119,21 @@ pub struct ModelClient {
     /// `{OPENAI_BASE_URL}/chat/completions`
     endpoint: String,
     settings: ModelSettings,
+    /// Set once the server answered a streamed request with an empty stream: llama-cpp-python
+    /// (0.3.x, `chatml-function-calling`) does that to every `stream: true` request with tools
+    /// ("Automatic streaming tool choice is not supported", in its log only). From then on this
+    /// client asks for whole replies and passes each reply's text on in one piece.
+    whole_replies_only: Arc<AtomicBool>,
 }
 
 impl ModelClient {
     pub fn new(settings: ModelSettings) -> Result<Self, reqwest::Error> {
         crate::install_crypto_provider();
-        let http =
-            reqwest::Client::builder().timeout(settings.timeout).connect_timeout(Duration::from_secs(5)).build()?;
+        // No client-wide total timeout: a whole reply must arrive within `timeout`, but a
+        // streamed one may take longer as long as it keeps coming (each request sets its own).
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build()?;
         let endpoint = format!("{}/chat/completions", settings.base_url);
-        Ok(Self { http, endpoint, settings })
+        Ok(Self { http, endpoint, settings, whole_replies_only: Arc::default() })
     }
 
     pub fn model(&self) -> &str {
@@ -127,23 +145,56 @@ impl ModelClient {
     }
 
     /// One chat-completions call, retried with exponential backoff when the failure may pass
-    /// (see [`Attempt::may_pass`]), at most `max_retries` times.
-    pub async fn complete(&self, messages: &[Value], tools: &[Value]) -> Result<ModelReply, ModelError> {
-        let request = WireRequest {
-            model: &self.settings.model,
-            messages,
-            tools,
-            tool_choice: "auto",
-            stream: false,
-            temperature: self.settings.temperature,
+    /// (see [`Attempt::may_pass`]), at most `max_retries` times. When `events` streams, the
+    /// model streams, its text goes to `events` as it arrives, and a failure is retried only
+    /// while none of the reply has gone out.
+    ///
+    /// A JSON client's turn asks for the whole reply (`"stream": false`): nobody watches it
+    /// come, and a whole reply can be retried after any failure.
+    pub async fn complete(
+        &self,
+        messages: &[Value],
+        tools: &[Value],
+        events: &Events,
+    ) -> Result<ModelReply, ModelError> {
+        let mut stream = events.is_streaming() && !self.whole_replies_only.load(Ordering::Relaxed);
+        let body = |stream| {
+            let request = WireRequest {
+                model: &self.settings.model,
+                messages,
+                tools,
+                tool_choice: "auto",
+                stream,
+                temperature: self.settings.temperature,
+            };
+            serde_json::to_vec(&request).map_err(|error| ModelError::Failed(error.to_string()))
         };
-        let body = serde_json::to_vec(&request).map_err(|error| ModelError::Failed(error.to_string()))?;
         let mut delay = Duration::from_millis(500);
         let mut attempt = 0;
         loop {
-            match self.send(&body).await {
-                Ok(response) => return reply_of(response),
-                Err(failure) if attempt < self.settings.max_retries && failure.may_pass() => {
+            let mut used = false;
+            let sent = if stream {
+                self.send_streamed(&body(true)?, events, &mut used).await
+            } else {
+                self.send(&body(false)?).await.and_then(|response| reply_parts(response).map_err(Attempt::Malformed))
+            };
+            match sent {
+                Ok((content, tool_calls)) => {
+                    let reply = checked(content, tool_calls)?;
+                    if !stream && let Some(text) = &reply.content {
+                        events.text(text);
+                    }
+                    return Ok(reply);
+                }
+                Err(Attempt::Empty) => {
+                    tracing::warn!(
+                        base_url = %self.settings.base_url,
+                        "the model answered a streamed request with an empty stream; asking it for whole replies from now on"
+                    );
+                    self.whole_replies_only.store(true, Ordering::Relaxed);
+                    stream = false;
+                }
+                Err(failure) if !used && attempt < self.settings.max_retries && failure.may_pass() => {
                     attempt += 1;
                     tracing::warn!(error = %failure, attempt, retry_in_ms = delay.as_millis() as u64, "model call failed; retrying");
                     tokio::time::sleep(delay).await;
@@ -161,15 +212,7 @@ impl ModelClient {
     /// 429s and 5xx three more times by itself, with no way to turn that off, which multiplied
     /// `OPENAI_MAX_RETRIES` and retried requests the server had called invalid.
     async fn send(&self, body: &[u8]) -> Result<WireResponse, Attempt> {
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .bearer_auth(&self.settings.api_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(Attempt::Network)?;
+        let response = self.request(body).timeout(self.settings.timeout).send().await.map_err(Attempt::Network)?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(Attempt::Network)?;
         if !(200..300).contains(&status) {
@@ -177,6 +220,14 @@ impl ModelClient {
         }
         serde_json::from_slice(&bytes)
             .map_err(|error| Attempt::Malformed(format!("{error} in {}", excerpt(&String::from_utf8_lossy(&bytes)))))
+    }
+
+    fn request(&self, body: &[u8]) -> reqwest::RequestBuilder {
+        self.http
+            .post(&self.endpoint)
+            .bearer_auth(&self.settings.api_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
     }
 }
 
@@ -189,6 +240,15 @@ enum Attempt {
     Status(u16, String),
     /// A success status whose body is not a chat completion.
     Malformed(String),
+    /// A streamed reply that stopped coming for `OPENAI_TIMEOUT_SECS`.
+    Stalled(Duration),
+    /// A streamed reply that ended before its last chunk (the connection closed).
+    Cut,
+    /// An error the server sent inside a streamed reply.
+    InBand(String),
+    /// A streamed reply that ended cleanly without a single event: a server that cannot
+    /// stream this request (see `ModelClient::whole_replies_only`).
+    Empty,
 }
 
 impl Attempt {
@@ -199,10 +259,10 @@ impl Attempt {
     /// same failure.
     fn may_pass(&self) -> bool {
         match self {
-            Attempt::Network(_) => true,
+            Attempt::Network(_) | Attempt::Stalled(_) | Attempt::Cut | Attempt::Empty => true,
             Attempt::Status(408 | 429, _) => true,
             Attempt::Status(500..=599, body) => !blames_the_request(body),
-            Attempt::Status(..) | Attempt::Malformed(_) => false,
+            Attempt::Status(..) | Attempt::Malformed(_) | Attempt::InBand(_) => false,
         }
     }
 }
@@ -229,6 +289,10 @@ impl std::fmt::Display for Attempt {
                 write!(f, "HTTP {status}: {}", excerpt(&message))
             }
             Attempt::Malformed(detail) => write!(f, "not a chat completion: {detail}"),
+            Attempt::Stalled(idle) => write!(f, "the streamed reply stopped coming for {} s", idle.as_secs()),
+            Attempt::Cut => f.write_str("the streamed reply ended before its last chunk"),
+            Attempt::Empty => f.write_str("the streamed reply was empty"),
+            Attempt::InBand(message) => write!(f, "error in the streamed reply: {}", excerpt(message)),
         }
     }
 }
@@ -252,16 +316,9 @@ fn holds_nul(text: &str) -> bool {
     text.contains('\0') || text.contains("\\u0000")
 }
 
-fn reply_of(response: WireResponse) -> Result<ModelReply, ModelError> {
-    let choice = response.choices.into_iter().next().ok_or_else(|| ModelError::Failed("no choices".to_owned()))?;
-    // A reply that cannot be stored is the model's error (502, the turn so far kept), not ours.
-    let calls = choice.message.tool_calls.iter().flatten();
-    if choice.message.content.as_deref().is_some_and(holds_nul)
-        || calls.clone().any(|call| holds_nul(&call.id) || holds_nul(&call.function.name))
-        || calls.clone().any(|call| holds_nul(&call.function.arguments))
-    {
-        return Err(ModelError::Failed("the reply contains a NUL character, which cannot be stored".to_owned()));
-    }
+/// The text and the tool calls of a whole (not streamed) reply.
+fn reply_parts(response: WireResponse) -> Result<(Option<String>, Vec<StoredToolCall>), String> {
+    let choice = response.choices.into_iter().next().ok_or_else(|| "no choices".to_owned())?;
     let tool_calls = choice
         .message
         .tool_calls
@@ -269,7 +326,24 @@ fn reply_of(response: WireResponse) -> Result<ModelReply, ModelError> {
         .into_iter()
         .map(|call| StoredToolCall { id: call.id, name: call.function.name, arguments: call.function.arguments })
         .collect();
-    Ok(ModelReply { content: choice.message.content.filter(|text| !text.trim().is_empty()), tool_calls })
+    Ok((choice.message.content, tool_calls))
+}
+
+/// A reply, whole or streamed, as the turn stores it.
+fn checked(content: Option<String>, tool_calls: Vec<StoredToolCall>) -> Result<ModelReply, ModelError> {
+    // A reply that cannot be stored is the model's error (502, the turn so far kept), not ours.
+    if content.as_deref().is_some_and(holds_nul)
+        || tool_calls.iter().any(|call| holds_nul(&call.id) || holds_nul(&call.name) || holds_nul(&call.arguments))
+    {
+        return Err(ModelError::Failed("the reply contains a NUL character, which cannot be stored".to_owned()));
+    }
+    Ok(ModelReply { content: content.filter(|text| !text.trim().is_empty()), tool_calls })
+}
+
+#[cfg(test)]
+fn reply_of(response: WireResponse) -> Result<ModelReply, ModelError> {
+    let (content, tool_calls) = reply_parts(response).map_err(ModelError::Failed)?;
+    checked(content, tool_calls)
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 use super::{
     extract::{Json, Path},
     responses::{ById, JsonBody, OwnUser, RateLimited, Unavailable},
+    sse,
 };
 use crate::{
     agent::{
-        Assistant,
+        Assistant, Events,
         clock::{Clock, ClockError},
     },
     auth::OwnedPath,
@@ -16,10 +17,14 @@ use crate::{
     store::{changes, chat_rate, conversations},
 };
 use api_types::{
-    AssistantMode, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo,
-    ToolCallRecord,
+    AssistantMode, ChatEvent, ChatMessage, ChatRequest, ChatResponse, ConversationSummary, ErrorBody, MessageRole,
+    ServiceInfo, ToolCallRecord,
 };
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -37,10 +42,19 @@ pub(super) fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
 
 /// One chat turn: the assistant reads the conversation, may run tools on the user's tasks,
 /// and answers.
+///
+/// With `Accept: text/event-stream` the answer is a stream of server-sent events, one
+/// `ChatEvent` each (`event:` its `type`, `data:` its JSON): `started`, then `text_delta`,
+/// `tool_call` and `tool_result` events as the turn goes, then exactly one `done` (with the
+/// body a JSON request gets) or `error` (with the status and body a JSON request would get).
+/// Every error found before the turn starts (validation, auth, 404, 409, 429) is still a plain
+/// JSON error with its status.
 #[utoipa::path(post, path = "/api/{user_id}/chat", tag = "chat", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = ChatRequest,
     responses(
-        (status = 200, description = "The assistant's answer and the tool calls it made", body = ChatResponse),
+        (status = 200, description = "The assistant's answer and the tool calls it made; with \
+            `Accept: text/event-stream`, the turn as server-sent events, each `data:` one `ChatEvent`",
+            content((ChatResponse = "application/json"), (ChatEvent = "text/event-stream"))),
         (status = 409, description = "`conflict`: the assistant is still answering another message in this conversation", body = ErrorBody),
         (status = 502, description = "`model_error`: the model answered with an error; the message is saved", body = ErrorBody),
         OwnUser, ById, JsonBody, RateLimited, Unavailable,
@@ -48,8 +62,10 @@ pub(super) fn conversation_id(raw: &str) -> Result<Uuid, ApiError> {
 pub async fn chat(
     State(state): State<AppState>,
     OwnedPath(user): OwnedPath,
+    headers: HeaderMap,
     Json(request): Json<ChatRequest>,
-) -> Result<axum::Json<ChatResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let started = tokio::time::Instant::now();
     let message = MessageText::parse(&request.message).map_err(|message| ApiError::invalid("message", message))?;
     let conversation = request.conversation_id.as_deref().map(conversation_id).transpose()?;
     let zone = request.time_zone.as_deref().map(ZoneName::parse).transpose();
@@ -64,9 +80,39 @@ pub async fn chat(
     if let Some(retry_after) = chat_rate::take(&state.pool, user.id, state.chat_limits.rate_per_minute.get()).await? {
         return Err(ApiError::RateLimited(retry_after));
     }
-    let response =
-        state.assistant.turn(&state.pool, user.id, conversation, &message, &clock, state.chat_limits).await?;
-    Ok(axum::Json(response))
+    let limits = state.chat_limits;
+    if !sse::wanted(headers.get(header::ACCEPT)) {
+        let response = state.assistant.turn(&state.pool, user.id, conversation, &message, &clock, limits).await?;
+        return Ok(axum::Json(response).into_response());
+    }
+    // The 404 and 409 of a busy or unknown conversation come before the stream begins.
+    let turn = Assistant::begin(&state.pool, user.id, conversation, &message, limits).await?;
+    let (events, receiver) = Events::channel();
+    // The turn runs in a task of its own, to its end even when the client leaves, so that a
+    // person who reloads finds every tool call with its result. Its deadline is the chat's
+    // timeout from the request's start, which the route's time limit no longer enforces once
+    // the response has begun.
+    let deadline = started + limits.turn_lease;
+    tokio::spawn(async move {
+        let run = state.assistant.run(turn, &state.pool, &message, &clock, limits, &events);
+        let outcome = tokio::time::timeout_at(deadline, run).await.unwrap_or(Err(ApiError::Timeout(limits.turn_lease)));
+        // The request's own log line and metrics end when the response begins: this line
+        // tells how and when the streamed turn ended.
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let last = match outcome {
+            Ok(response) => {
+                tracing::info!(elapsed_ms, tool_calls = response.tool_calls.len(), "streamed chat turn done");
+                ChatEvent::Done { response }
+            }
+            Err(error) => {
+                let (status, error) = error.status_and_body();
+                tracing::warn!(elapsed_ms, status = status.as_u16(), error = %error.error, "streamed chat turn failed");
+                ChatEvent::Error { status: status.as_u16(), error }
+            }
+        };
+        events.send(last);
+    });
+    Ok(sse::response(receiver, sse::KEEP_ALIVE))
 }
 
 /// The user's conversations, most recent first.

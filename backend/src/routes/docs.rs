@@ -222,6 +222,21 @@ mod tests {
     }
 
     #[test]
+    fn the_chat_documents_its_stream_next_to_its_json_answer() {
+        let document = document();
+        let ok = &document["paths"]["/api/{user_id}/chat"]["post"]["responses"]["200"]["content"];
+        assert_eq!(ok["application/json"]["schema"]["$ref"], "#/components/schemas/ChatResponse");
+        assert_eq!(ok["text/event-stream"]["schema"]["$ref"], "#/components/schemas/ChatEvent");
+        let kinds: Vec<&str> = document["components"]["schemas"]["ChatEvent"]["oneOf"]
+            .as_array()
+            .expect("ChatEvent is one of its kinds")
+            .iter()
+            .filter_map(|kind| kind["properties"]["type"]["enum"][0].as_str())
+            .collect();
+        assert_eq!(kinds, ["started", "text_delta", "tool_call", "tool_result", "done", "error"]);
+    }
+
+    #[test]
     fn gzip_is_sent_only_to_a_client_that_takes_it() {
         let with = |value: &'static str| {
             let mut headers = HeaderMap::new();

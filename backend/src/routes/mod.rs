@@ -7,6 +7,7 @@ mod docs;
 pub(crate) mod extract;
 mod health;
 pub mod responses;
+mod sse;
 mod tasks;
 
 use crate::{config::Config, error::ApiError, metrics, state::AppState};

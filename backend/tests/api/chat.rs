@@ -33,7 +33,12 @@ pub(crate) async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&m
     Some(app)
 }
 
-async fn chat(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> reqwest::Response {
+pub(crate) async fn chat(
+    app: &TestApp,
+    user: &TestUser,
+    conversation: Option<&str>,
+    message: &str,
+) -> reqwest::Response {
     app.authed(Method::POST, &format!("/api/{}/chat", user.id), user)
         .json(&json!({"conversation_id": conversation, "message": message}))
         .send()
@@ -41,13 +46,13 @@ async fn chat(app: &TestApp, user: &TestUser, conversation: Option<&str>, messag
         .unwrap()
 }
 
-async fn chat_ok(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> ChatResponse {
+pub(crate) async fn chat_ok(app: &TestApp, user: &TestUser, conversation: Option<&str>, message: &str) -> ChatResponse {
     let response = chat(app, user, conversation, message).await;
     assert_eq!(response.status(), 200, "{message:?}: {}", response.text().await.unwrap_or_default());
     response.json().await.unwrap()
 }
 
-async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Task> {
+pub(crate) async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<Task> {
     let page: TaskPage =
         app.call(Method::GET, &format!("/api/{}/tasks?sort=title&order=asc", user.id), user, None).await;
     page.items
@@ -63,7 +68,7 @@ async fn conversations_of(app: &TestApp, user: &TestUser) -> Vec<ConversationSum
         .unwrap()
 }
 
-async fn messages_of(app: &TestApp, user: &TestUser, conversation: &str) -> Vec<ChatMessage> {
+pub(crate) async fn messages_of(app: &TestApp, user: &TestUser, conversation: &str) -> Vec<ChatMessage> {
     app.authed(Method::GET, &format!("/api/{}/conversations/{conversation}/messages", user.id), user)
         .send()
         .await
@@ -395,7 +400,7 @@ async fn a_configured_temperature_is_sent() {
 
 /// The stored messages of a conversation with every tool result right after the assistant
 /// message that asked for it, in the order asked: what a model API replays without error.
-async fn assert_each_result_follows_its_call(app: &TestApp, conversation: &str) -> Vec<StoredMessage> {
+pub(crate) async fn assert_each_result_follows_its_call(app: &TestApp, conversation: &str) -> Vec<StoredMessage> {
     let rows = conversations::messages(&app.pool, conversation.parse().unwrap()).await.unwrap();
     let stored: Vec<StoredMessage> = rows.iter().map(|row| row.message()).collect();
     let mut index = 0;
@@ -569,31 +574,22 @@ async fn chat_turns_are_rate_limited_per_user_across_replicas() {
     chat_ok(&second, &other, None, "help").await;
 }
 
-#[tokio::test]
-async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
-    let fake = FakeModel::start().await;
-    let Some(app) = spawn_with_model_and(&fake, |config| {
+/// An app whose chat times out after 1 s, while a model call could take 300 s: only the
+/// chat's timeout can end a model reply that hangs.
+pub(crate) async fn spawn_with_a_short_chat_timeout(fake: &FakeModel) -> Option<TestApp> {
+    spawn_with_model_and(fake, |config| {
         config.chat_timeout = Duration::from_secs(1);
-        // Only the chat's timeout can end the hanging model call below.
         if let Some(model) = config.model.as_mut() {
             model.timeout = Duration::from_secs(300);
             model.max_retries = 0;
         }
     })
     .await
-    else {
-        return;
-    };
-    let user = app.sign_up().await;
-    fake.then_text("Hello!");
-    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
-    fake.then(Reply::Hang(Duration::from_secs(120)));
-    let cut_off = chat(&app, &user, Some(&conversation), "this one hangs").await;
-    assert_eq!(cut_off.status(), 503);
-    let body: ErrorBody = cut_off.json().await.expect("the timeout answers in the one error shape");
-    assert_eq!(body.error, "timeout");
+}
 
-    // The cancelled turn gives its lease back itself (an expired lease would keep its turn_id).
+/// Waits until no turn holds `conversation`: a turn that ended gave its lease back itself (an
+/// expired lease would keep its turn_id).
+pub(crate) async fn wait_until_the_turn_ends(app: &TestApp, conversation: &str) {
     let id: uuid::Uuid = conversation.parse().unwrap();
     let mut polls = 0;
     loop {
@@ -603,12 +599,28 @@ async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
             .await
             .unwrap();
         if turn.is_none() {
-            break;
+            return;
         }
         polls += 1;
-        assert!(polls < 10_000, "the cancelled turn never gave its lease back");
+        assert!(polls < 10_000, "the turn never gave its conversation back");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+#[tokio::test]
+async fn a_turn_cut_off_by_the_chat_timeout_gives_its_conversation_back() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_a_short_chat_timeout(&fake).await else { return };
+    let user = app.sign_up().await;
+    fake.then_text("Hello!");
+    let conversation = chat_ok(&app, &user, None, "hi").await.conversation_id;
+    fake.then(Reply::Hang(Duration::from_secs(120)));
+    let cut_off = chat(&app, &user, Some(&conversation), "this one hangs").await;
+    assert_eq!(cut_off.status(), 503);
+    let body: ErrorBody = cut_off.json().await.expect("the timeout answers in the one error shape");
+    assert_eq!(body.error, "timeout");
+
+    wait_until_the_turn_ends(&app, &conversation).await;
     fake.then_text("Back.");
     assert_eq!(chat_ok(&app, &user, Some(&conversation), "again").await.response, "Back.");
 }

@@ -14,6 +14,7 @@ mod properties;
 mod rate_limits;
 mod sessions;
 mod statements;
+mod streaming;
 mod task_pages;
 mod tasks;
 mod undo;

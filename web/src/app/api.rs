@@ -1,10 +1,11 @@
 //! Every call the app makes to the backend, through the web server's `/api` proxy, typed by
 //! the shared `api-types` crate: a path or a body is written here and nowhere else.
 
+use crate::chat_log::EventStream;
 use api_types::{
-    AuthResponse, ChangePasswordRequest, ChatMessage, ChatRequest, ChatResponse, CompleteRequest, ConversationSummary,
-    ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch, TaskQuery, UndoResponse,
-    User,
+    AuthResponse, ChangePasswordRequest, ChatEvent, ChatMessage, ChatRequest, ChatResponse, CompleteRequest,
+    ConversationSummary, ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch,
+    TaskQuery, UndoResponse, User,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -21,6 +22,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error of an answer with this status and body.
+    pub fn from_status(status: u16, body: ErrorBody) -> Self {
+        if status == 401 { ApiError::Unauthorized(body) } else { ApiError::Status { status, body } }
+    }
+
     /// A sentence to show.
     pub fn message(&self) -> String {
         match self {
@@ -93,7 +99,7 @@ async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
             fields: Vec::new(),
         },
     };
-    Err(if status == 401 { ApiError::Unauthorized(body) } else { ApiError::Status { status, body } })
+    Err(ApiError::from_status(status, body))
 }
 
 async fn json<T: DeserializeOwned>(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<T, ApiError> {
@@ -174,8 +180,47 @@ pub async fn delete_task(credentials: &Credentials, id: i64) -> Result<(), ApiEr
     Ok(())
 }
 
-pub async fn chat(credentials: &Credentials, request: &ChatRequest) -> Result<ChatResponse, ApiError> {
-    json(authorized(Request::post(&user_path(credentials, "chat")), credentials).json(request)).await
+/// Sends a chat message and hands each event of the streamed answer to `on_event` as it
+/// arrives, up to its last (`done` or `error`). A refusal before the stream begins (401, 409,
+/// 422, 429) is an error as for any call; an answer that breaks off before its last event is a
+/// `Network` error. A backend that answers with JSON instead gives a single `done`.
+pub async fn chat(
+    credentials: &Credentials,
+    request: &ChatRequest,
+    mut on_event: impl FnMut(ChatEvent),
+) -> Result<(), ApiError> {
+    let request = authorized(Request::post(&user_path(credentials, "chat")), credentials)
+        .header("Accept", "text/event-stream")
+        .json(request);
+    let response = send(request).await?;
+    let streamed = response.headers().get("content-type").is_some_and(|kind| kind.starts_with("text/event-stream"));
+    let unexpected = |detail: String| ApiError::Network(format!("unexpected answer: {detail}"));
+    if !streamed {
+        let response = response.json::<ChatResponse>().await.map_err(|error| unexpected(error.to_string()))?;
+        on_event(ChatEvent::Done { response });
+        return Ok(());
+    }
+    let body = response.body().ok_or_else(|| unexpected("a stream without a body".to_owned()))?;
+    let mut reader = super::browser::BodyReader::new(&body).map_err(ApiError::Network)?;
+    let mut events = EventStream::default();
+    loop {
+        let chunk = reader.next().await.map_err(ApiError::Network)?;
+        let arrived = match &chunk {
+            Some(bytes) => events.push(bytes),
+            None => events.finish().map(|last| last.into_iter().collect()),
+        }
+        .map_err(unexpected)?;
+        for event in arrived {
+            let last = event.is_last();
+            on_event(event);
+            if last {
+                return Ok(());
+            }
+        }
+        if chunk.is_none() {
+            return Err(ApiError::Network("the answer broke off before its end".to_owned()));
+        }
+    }
 }
 
 pub async fn conversations(credentials: &Credentials) -> Result<Vec<ConversationSummary>, ApiError> {

@@ -80,6 +80,53 @@ pub async fn sleep(millis: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// A fetch response's body, read chunk by chunk as it arrives. Dropped before its end (the
+/// panel went away mid-answer), it cancels the rest of the download.
+pub struct BodyReader {
+    reader: web_sys::ReadableStreamDefaultReader,
+    finished: bool,
+}
+
+impl BodyReader {
+    pub fn new(body: &web_sys::ReadableStream) -> Result<Self, String> {
+        let reader = web_sys::ReadableStreamDefaultReader::new(body).map_err(|error| describe(&error))?;
+        Ok(Self { reader, finished: false })
+    }
+
+    /// The next chunk, or `None` at the end of the body.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let read = wasm_bindgen_futures::JsFuture::from(self.reader.read()).await.map_err(|error| {
+            self.finished = true;
+            describe(&error)
+        })?;
+        let read: web_sys::ReadableStreamReadResult = read.unchecked_into();
+        if read.get_done().unwrap_or(false) {
+            self.finished = true;
+            return Ok(None);
+        }
+        Ok(Some(read.get_value().unchecked_into::<js_sys::Uint8Array>().to_vec()))
+    }
+}
+
+impl Drop for BodyReader {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Awaited so that a refusal is not an unhandled rejection in the console.
+            let cancelled = wasm_bindgen_futures::JsFuture::from(self.reader.cancel());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = cancelled.await;
+            });
+        }
+    }
+}
+
+fn describe(error: &wasm_bindgen::JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => error.message().into(),
+        None => error.as_string().unwrap_or_else(|| "the browser gave no reason".to_owned()),
+    }
+}
+
 /// A named point on the page's performance timeline, read by the browser tests and by anyone
 /// profiling in devtools (`performance.getEntriesByType("mark")`).
 pub fn mark(name: &str) {

@@ -1,55 +1,14 @@
-//! The assistant: one conversation on screen, earlier ones a click away. Every tool the
-//! assistant ran shows as a chip under its answer, and tells the task list to reload.
+//! The assistant: one conversation on screen, earlier ones a click away. Answers stream in:
+//! the text grows as it arrives, and each tool shows as a chip under it, running until its
+//! result is in; a tool that changed tasks tells the task list to reload.
 
 use super::{api, browser, state::AppState, time};
-use api_types::{AssistantMode, ChatMessage, ChatRequest, MessageRole, ToolCallRecord};
+use crate::chat_log::{Applied, Chip, Turn, turns_from};
+use api_types::{AssistantMode, ChatRequest};
 use dioxus::prelude::*;
 
 const SUGGESTIONS: [&str; 4] =
     ["Add task pay bills tomorrow high priority #home", "Show all my tasks", "Show pending tasks", "Help"];
-
-#[derive(Debug, Clone, PartialEq)]
-struct Turn {
-    from_user: bool,
-    text: String,
-    tool_calls: Vec<ToolCallRecord>,
-    /// A message of the user's that never reached the assistant.
-    failed: bool,
-}
-
-/// Stored messages as turns: user and assistant text; tool calls (asked for in assistant
-/// messages, answered in `tool` messages) become chips of the next assistant answer.
-fn turns_from(messages: Vec<ChatMessage>) -> Vec<Turn> {
-    let mut turns = Vec::new();
-    let mut chips: Vec<ToolCallRecord> = Vec::new();
-    for message in messages {
-        let text = message.content.unwrap_or_default();
-        match message.role {
-            MessageRole::User => {
-                if !chips.is_empty() {
-                    turns.push(Turn {
-                        from_user: false,
-                        text: String::new(),
-                        tool_calls: std::mem::take(&mut chips),
-                        failed: false,
-                    });
-                }
-                turns.push(Turn { from_user: true, text, tool_calls: Vec::new(), failed: false });
-            }
-            MessageRole::Assistant => {
-                chips.extend(message.tool_calls);
-                if !text.trim().is_empty() {
-                    turns.push(Turn { from_user: false, text, tool_calls: std::mem::take(&mut chips), failed: false });
-                }
-            }
-            MessageRole::Tool => {}
-        }
-    }
-    if !chips.is_empty() {
-        turns.push(Turn { from_user: false, text: String::new(), tool_calls: chips, failed: false });
-    }
-    turns
-}
 
 const BUSY_ELSEWHERE: &str = "The assistant is still answering an earlier message in this conversation, \
     probably sent from another tab or device. Your message was not sent: it is back in the box, send it again \
@@ -78,11 +37,34 @@ pub fn ChatPanel() -> Element {
         }
     });
 
-    // Keep the newest message in view.
+    // Keep the newest message in view, also while an answer grows.
     use_effect(move || {
-        let _ = (turns.read().len(), pending());
+        let _ = (turns.read(), pending());
         browser::scroll_to_bottom("chat-log");
     });
+
+    // A turn that failed after it began: say why, then show the conversation as stored (or, if
+    // that cannot be read, what arrived of the answer).
+    let after_failure = move |failure: api::ApiError| async move {
+        let message = app.failed(&failure);
+        error.set(Some(format!("The assistant did not answer: {message}")));
+        let stored = match (app.credentials(), conversation.peek().clone()) {
+            (Some(credentials), Some(id)) => api::messages(&credentials, &id).await.ok(),
+            _ => None,
+        };
+        match stored {
+            Some(messages) => turns.set(turns_from(messages)),
+            None => {
+                let mut turns = turns.write();
+                if let Some(last) = turns.last_mut() {
+                    last.streaming = false;
+                }
+                if turns.last().is_some_and(|last| !last.from_user && last.is_empty()) {
+                    turns.pop();
+                }
+            }
+        }
+    };
 
     let mut send = move |text: String| {
         let text = text.trim().to_owned();
@@ -92,26 +74,37 @@ pub fn ChatPanel() -> Element {
         let Some(credentials) = app.credentials() else { return };
         error.set(None);
         input.set(String::new());
-        turns.write().push(Turn { from_user: true, text: text.clone(), tool_calls: Vec::new(), failed: false });
+        turns.write().push(Turn::said(text.clone()));
+        turns.write().push(Turn::streaming());
         pending.set(true);
         let request = ChatRequest { conversation_id: conversation(), message: text.clone(), time_zone: time::zone() };
         spawn(async move {
-            match api::chat(&credentials, &request).await {
-                Ok(answer) => {
-                    conversation.set(Some(answer.conversation_id));
-                    if answer.tool_calls.iter().any(|call| call.changes_tasks() && call.succeeded()) {
-                        app.task_changes_elsewhere();
+            let mut started = false;
+            let mut failed = None;
+            let outcome = api::chat(&credentials, &request, |event| {
+                let applied = match turns.write().last_mut() {
+                    Some(turn) if turn.streaming => turn.apply(event),
+                    _ => return,
+                };
+                match applied {
+                    Applied::Started { conversation_id } | Applied::Done { conversation_id } => {
+                        started = true;
+                        conversation.set(Some(conversation_id));
                     }
-                    turns.write().push(Turn {
-                        from_user: false,
-                        text: answer.response,
-                        tool_calls: answer.tool_calls,
-                        failed: false,
-                    });
-                    // The list is ordered by last activity, and a new conversation joins it.
-                    history_version += 1;
+                    Applied::ToolRan { changed_tasks: true } => app.task_changes_elsewhere(),
+                    Applied::ToolRan { changed_tasks: false } | Applied::Grew => {}
+                    Applied::Failed { status, error } => failed = Some(api::ApiError::from_status(status, error)),
                 }
-                Err(failure) => {
+            })
+            .await;
+            match (outcome, failed) {
+                (Ok(()), None) => {}
+                // The turn began, so the message is stored: it stays, and the conversation is
+                // shown as it was stored, with whatever the assistant did before it failed.
+                (Ok(()), Some(failure)) => after_failure(failure).await,
+                (Err(failure), _) if started => after_failure(failure).await,
+                (Err(failure), _) => {
+                    turns.write().pop();
                     if failure.status() == Some(409) {
                         // Another turn (from another tab or device) is running on this
                         // conversation and nothing was stored: the message leaves the log.
@@ -129,6 +122,10 @@ pub fn ChatPanel() -> Element {
                         input.set(text);
                     }
                 }
+            }
+            if started {
+                // The list is ordered by last activity, and a new conversation joins it.
+                history_version += 1;
             }
             pending.set(false);
             browser::focus("chat-input");
@@ -165,7 +162,9 @@ pub fn ChatPanel() -> Element {
         spawn(async move {
             match api::undo_change(&credentials, change_id).await {
                 Ok(_) => {
-                    if let Some(record) = turns.write().get_mut(turn).and_then(|turn| turn.tool_calls.get_mut(call)) {
+                    if let Some(Chip::Ran(record)) =
+                        turns.write().get_mut(turn).and_then(|turn| turn.chips.get_mut(call))
+                    {
                         record.undone = true;
                     }
                     app.task_changes_elsewhere();
@@ -279,37 +278,44 @@ pub fn ChatPanel() -> Element {
                     }
                 }
                 for (index, turn) in turns.read().iter().enumerate() {
-                    div { key: "{index}", class: if turn.from_user { "message user" } else { "message assistant" },
+                    div { key: "{index}", class: if turn.from_user { "message user" } else if turn.streaming { "message assistant streaming" } else { "message assistant" },
                         span { class: "visually-hidden", if turn.from_user { "You said:" } else { "Assistant:" } }
-                        if !turn.tool_calls.is_empty() {
+                        if !turn.chips.is_empty() {
                             ul { class: "chips", aria_label: "Actions taken",
-                                for (position, call) in turn.tool_calls.iter().enumerate() {
-                                    li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: "{call.arguments}",
-                                        "{call.summary()}"
-                                        if call.undone {
-                                            span { class: "undone-note", " (undone)" }
-                                        } else if let Some(change_id) = call.change_id {
-                                            button {
-                                                r#type: "button", class: "link undo", aria_label: "Undo: {call.summary()}",
-                                                onclick: move |_| undo((index, position, change_id)),
-                                                "Undo"
+                                for (position, chip) in turn.chips.iter().enumerate() {
+                                    match chip {
+                                        Chip::Running { .. } => rsx! {
+                                            li { class: "chip running", aria_busy: "true", title: "{chip.arguments()}", "{chip.summary()}" }
+                                        },
+                                        Chip::Ran(call) => rsx! {
+                                            li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: "{call.arguments}",
+                                                "{call.summary()}"
+                                                if call.undone {
+                                                    span { class: "undone-note", " (undone)" }
+                                                } else if let Some(change_id) = call.change_id {
+                                                    button {
+                                                        r#type: "button", class: "link undo", aria_label: "Undo: {call.summary()}",
+                                                        onclick: move |_| undo((index, position, change_id)),
+                                                        "Undo"
+                                                    }
+                                                }
                                             }
-                                        }
+                                        },
                                     }
                                 }
                             }
                         }
                         if !turn.text.is_empty() {
                             div { class: "bubble", "{turn.text}" }
+                        } else if turn.streaming {
+                            div { class: "bubble typing",
+                                span { class: "visually-hidden", "The assistant is answering…" }
+                                span { class: "dot" } span { class: "dot" } span { class: "dot" }
+                            }
                         }
                         if turn.failed {
                             small { class: "not-sent", "Not delivered" }
                         }
-                    }
-                }
-                if pending() {
-                    div { class: "message assistant pending", aria_label: "The assistant is answering",
-                        div { class: "bubble typing", span {} span {} span {} }
                     }
                 }
             }

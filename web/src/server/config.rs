@@ -12,7 +12,8 @@ pub struct Config {
     pub backend_url: Url,
     /// The built app: index.html, the wasm-bindgen output, styles.
     pub assets_dir: PathBuf,
-    /// Longest wait for the backend's answer; chat turns with a slow model take a while.
+    /// Longest wait for the head of the backend's answer (a streamed body may then take longer);
+    /// chat turns with a slow model take a while.
     pub proxy_timeout: Duration,
 }
 
