@@ -412,6 +412,34 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
     )
     .await?;
 
+    // Undo from the chat for every other kind of change a tool makes (an update, a completion,
+    // a deletion): each chip's Undo puts the task back exactly as it was, `updated_at` included.
+    let milk_id = page.items.iter().find(|task| task.title == "Buy oat milk").map(|task| task.id);
+    let milk_id = milk_id.context("the form's task is listed")?;
+    let milk_url = format!("{url}/api/{user_id}/tasks/{milk_id}");
+    let milk_before: api_types::Task = http.get(&milk_url).bearer_auth(token).send().await?.json().await?;
+    for (command, summary) in [
+        (format!("rename task {milk_id} to Buy soy milk"), format!("updated task {milk_id}: Buy soy milk")),
+        (format!("complete task {milk_id}"), format!("completed task {milk_id}")),
+        (format!("delete task {milk_id}"), format!("deleted task {milk_id}")),
+    ] {
+        let undone = "return document.querySelectorAll('.chip.undone').length";
+        let undone_before = client.execute(undone, Vec::new()).await?.as_u64().unwrap_or_default();
+        css(client, "#chat-input").await?.send_keys(&format!("{command}{}", char::from(Key::Enter))).await?;
+        let undo_button = format!(
+            "[...document.querySelectorAll('.chip:not(.undone):not(.running)')].find(c => c.textContent.includes({summary:?}))\
+             ?.querySelector('button.undo')"
+        );
+        wait_until(client, &format!("the Undo button of {summary:?}"), &format!("return {undo_button} ? true : null"))
+            .await?;
+        client.execute(&format!("{undo_button}.click()"), Vec::new()).await?;
+        wait_until(client, &format!("{summary:?} undone"), &format!("{undone} > {undone_before} ? true : null"))
+            .await?;
+        let milk_now: api_types::Task = http.get(&milk_url).bearer_auth(token).send().await?.json().await?;
+        ensure!(milk_now == milk_before, "after undoing {command:?} the task is as it was: {milk_now:?}");
+    }
+    task_row(client, "Buy oat milk").await?;
+
     // A reload keeps the session and shows the tick.
     client.refresh().await?;
     let kubernetes = task_row(client, "test Kubernetes deployment").await?;
