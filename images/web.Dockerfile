@@ -54,6 +54,10 @@ ARG WASM_OPT_PASSES="-Oz --flatten --rereloop -Oz -Oz"
 # same layer (Docker's own builder ignores rewrite-timestamp) and Last-Modified, which the
 # server sends for the app's files, still moves forward with each release.
 ARG COMMIT_TIME=0
+# Written into the root: without a byte that changes with the commit, BuildKit reuses the
+# runtime stage's COPY of an earlier commit's identical files (its cache key ignores mtimes),
+# and the image of this commit would carry that commit's times, unlike a clean build.
+ARG REVISION=unknown
 COPY . .
 # Offline from here: cook fetched every crate.
 RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
@@ -69,6 +73,7 @@ RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown 
  && cp "target/$(cat /etc/rust-target)/release/web" /rootfs/usr/local/bin/web \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nweb:x:1001:1001:todo-chatbot web:/nonexistent:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:\nweb:x:1001:\n' > /rootfs/etc/group \
+ && printf 'REVISION=%s\nCOMMIT_TIME=%s\n' "$REVISION" "$COMMIT_TIME" > /rootfs/etc/todo-chatbot-release \
  && find /rootfs -exec touch -h -d "@${COMMIT_TIME}" {} +
 
 # runtime: the server binary, the app's files and a passwd entry; no shell, nothing else.
