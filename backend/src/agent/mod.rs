@@ -79,7 +79,7 @@ struct TurnScope {
 }
 
 /// The lease one turn holds on its conversation (see `conversations::begin_turn`).
-struct TurnLease {
+pub(crate) struct TurnLease {
     pool: PgPool,
     conversation: Uuid,
     turn: Uuid,
@@ -90,7 +90,7 @@ impl TurnLease {
     /// 409 while another turn runs on the conversation: queueing the second would hold a
     /// request (and its client) for as long as the model takes, and the person sees the first
     /// answer before asking again anyway.
-    async fn take(
+    pub(crate) async fn take(
         pool: &PgPool,
         owner: Uuid,
         conversation: Uuid,
@@ -106,7 +106,7 @@ impl TurnLease {
     }
 
     /// Gives the lease back before the turn answers, so that the next message can follow at once.
-    async fn release(mut self) {
+    pub(crate) async fn release(mut self) {
         self.held = false;
         if let Err(error) = conversations::end_turn(&self.pool, self.conversation, self.turn).await {
             // The lease expires on its own; until then the conversation answers 409.

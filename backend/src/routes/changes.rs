@@ -6,12 +6,7 @@ use super::{
     extract::Path,
     responses::{ById, OwnUser, Unavailable},
 };
-use crate::{
-    auth::OwnedPath,
-    error::ApiError,
-    state::AppState,
-    store::{changes, conversations},
-};
+use crate::{agent::TurnLease, auth::OwnedPath, error::ApiError, state::AppState, store::changes};
 use api_types::{ErrorBody, UndoResponse};
 use axum::extract::State;
 use serde::Deserialize;
@@ -66,19 +61,10 @@ pub async fn undo_last_turn(
     let id = conversation_id(&path.id)?;
     let window = state.chat_limits.undo_window;
     // The turn's lease, as a chat turn takes it: undoing a turn that is still running would
-    // revert half of it while the rest keeps coming.
-    let Some(lease) = conversations::begin_turn(&state.pool, user.id, id, UNDO_LEASE).await? else {
-        return match conversations::get(&state.pool, user.id, id).await? {
-            Some(_) => Err(ApiError::Conflict(
-                "the assistant is still answering in this conversation; undo once it has answered",
-            )),
-            None => Err(ApiError::NotFound(format!("conversation {id} not found"))),
-        };
-    };
+    // revert half of it while the rest keeps coming (409 then; 404 for no such conversation).
+    let lease = TurnLease::take(&state.pool, user.id, id, UNDO_LEASE).await?;
     let undone = changes::undo_last(&state.pool, user.id, Some(id), None, window).await;
-    // Given back whatever the undo answered; were this request dropped first, the lease
-    // expires on its own after UNDO_LEASE.
-    conversations::end_turn(&state.pool, id, lease).await?;
+    lease.release().await;
     Ok(axum::Json(UndoResponse { undone: undone? }))
 }
 
