@@ -251,7 +251,11 @@ cpu() {
   database
   fresh_db
   local base token user run out served rps b0 bk0 p0 pk0 b1 bk1 p1 pk1
-  serve_backend bench-cpu -e AUTH_RATE_LIMIT_PER_MINUTE=100000
+  # BENCH_BACKEND_ENV="NAME=value ...": settings to compare against the defaults.
+  local extra_env=() setting
+  for setting in ${BENCH_BACKEND_ENV:-}; do extra_env+=(-e "$setting"); done
+  if [ ${#extra_env[@]} -gt 0 ]; then echo "Backend settings: \`${BENCH_BACKEND_ENV}\`"; echo; fi
+  serve_backend bench-cpu -e AUTH_RATE_LIMIT_PER_MINUTE=100000 "${extra_env[@]}"
   fifty_tasks
   # Warm-up: every pooled connection opened and its statements prepared.
   wrk -t2 -c"$CPU_CONNECTIONS" -d2s -H "authorization: Bearer $token" "$base/api/$user/tasks" >/dev/null
