@@ -56,6 +56,9 @@ pub struct Config {
     /// How long a change made by a chat or MCP tool can be undone, and so how long a task
     /// deleted by a tool stays recoverable.
     pub undo_window: Duration,
+    /// Bytes of task-list pages kept to answer a repeated request after one version check
+    /// (`TASK_PAGE_CACHE_MIB`; 0 keeps none).
+    pub task_page_cache_bytes: usize,
 }
 
 // Hand-written so the database password can never reach a log line.
@@ -86,6 +89,7 @@ impl std::fmt::Debug for Config {
             .field("chat_max_destructive_calls_per_turn", &self.chat_max_destructive_calls_per_turn)
             .field("chat_rate_limit_per_minute", &self.chat_rate_limit_per_minute)
             .field("undo_window", &self.undo_window)
+            .field("task_page_cache_bytes", &self.task_page_cache_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +152,7 @@ impl Config {
                 .parsed_or("AUTH_FAILURES_PER_ACCOUNT", NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN))?,
             auth_failure_window: auth_failure_window(env)?,
             undo_window: undo_window(env)?,
+            task_page_cache_bytes: task_page_cache_bytes(env)?,
             trusted_proxy_hops: trusted_proxy_hops(env)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             host: env.parsed_or("HOST", IpAddr::from([0, 0, 0, 0]))?,
@@ -193,6 +198,21 @@ fn auth_failure_window<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Du
         return Err(ConfigError::Invalid { name: "AUTH_FAILURE_WINDOW_SECS", reason: "must be at least 1".to_owned() });
     }
     Ok(Duration::from_secs(seconds.into()))
+}
+
+/// The most `TASK_PAGE_CACHE_MIB` takes: more is a typo more likely than a plan.
+pub const MAX_TASK_PAGE_CACHE_MIB: u32 = 4096;
+
+/// `TASK_PAGE_CACHE_MIB`, default 8: about 700 pages of 50 tasks.
+fn task_page_cache_bytes<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<usize, ConfigError> {
+    let mib = env.parsed_or("TASK_PAGE_CACHE_MIB", 8_u32)?;
+    if mib > MAX_TASK_PAGE_CACHE_MIB {
+        return Err(ConfigError::Invalid {
+            name: "TASK_PAGE_CACHE_MIB",
+            reason: format!("{mib} must be from 0 (keep no pages) to {MAX_TASK_PAGE_CACHE_MIB}"),
+        });
+    }
+    Ok(usize::try_from(mib).unwrap_or(usize::MAX).saturating_mul(1 << 20))
 }
 
 /// The longest undo window: the change records keep deleted tasks, which should not linger.

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod mcp;
 pub mod metrics;
+pub mod page_cache;
 pub mod routes;
 pub mod startup;
 pub mod state;

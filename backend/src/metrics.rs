@@ -122,6 +122,26 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
+/// How a task-list page was answered (`crate::page_cache`).
+#[derive(Debug, Clone, Copy)]
+pub enum PageAnswer {
+    /// From the cache, the user's tasks unchanged since it was read.
+    Cached,
+    /// Read again: the user's tasks changed since the cached copy.
+    Changed,
+    /// Read: nothing cached for this user and query.
+    Uncached,
+}
+
+pub fn task_page(answer: PageAnswer) {
+    let answer = match answer {
+        PageAnswer::Cached => "cached",
+        PageAnswer::Changed => "changed",
+        PageAnswer::Uncached => "uncached",
+    };
+    metrics::counter!("task_list_pages_total", "answer" => answer).increment(1);
+}
+
 /// `GET /metrics` in Prometheus text format.
 pub async fn scrape(
     State(state): State<crate::state::AppState>,

@@ -11,6 +11,7 @@ use crate::{
     config::Config,
     db,
     metrics::Metrics,
+    page_cache::PageCache,
     routes,
     state::{AppState, Lifecycle},
 };
@@ -106,6 +107,7 @@ impl Application {
                 rate_per_minute: config.chat_rate_limit_per_minute,
                 undo_window: config.undo_window,
             },
+            page_cache: Arc::new(PageCache::new(config.task_page_cache_bytes)),
         };
         Ok(Self { listener, state, config })
     }

@@ -2,6 +2,7 @@ use crate::{
     agent::{Assistant, ChatLimits},
     auth::{TokenKeys, password::Passwords, rate_limit::AuthRateLimit},
     metrics::Metrics,
+    page_cache::PageCache,
 };
 use axum::extract::FromRef;
 use sqlx::PgPool;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub assistant: Arc<Assistant>,
     pub chat_limits: ChatLimits,
+    pub page_cache: Arc<PageCache>,
 }
 
 /// Whether this replica is on its way out. Readiness fails from the first signal on, so

@@ -100,6 +100,7 @@ async fn the_backend_image_honours_each_operator_setting() -> anyhow::Result<()>
             ("REQUEST_TIMEOUT_SECS", "1"),
             // Read and accepted (the API tests check what the window does).
             ("UNDO_WINDOW_SECS", "60"),
+            ("TASK_PAGE_CACHE_MIB", "0"),
             ("SHUTDOWN_DELAY_SECS", "5"),
             ("LOG_FORMAT", "pretty"),
             ("RUST_LOG", "debug"),
@@ -244,6 +245,7 @@ async fn a_bad_value_of_any_setting_stops_each_image_naming_the_variable() -> an
         ("CHAT_MAX_DESTRUCTIVE_CALLS_PER_TURN", "-1"),
         ("CHAT_RATE_LIMIT_PER_MINUTE", "0"),
         ("UNDO_WINDOW_SECS", "2592001"),
+        ("TASK_PAGE_CACHE_MIB", "4097"),
     ];
     for (variable, value) in backend_cases {
         let request = hardened(

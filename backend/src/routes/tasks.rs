@@ -10,11 +10,17 @@ use crate::{
     auth::{ClaimedPath, OwnedPath},
     domain::{TaskChanges, TaskDraft, TaskFilter},
     error::ApiError,
+    metrics::{self, PageAnswer},
+    page_cache::{CachedPage, PageKey},
     state::AppState,
     store::tasks,
 };
 use api_types::{CompleteRequest, NewTask, Task, TaskPage, TaskPatch, TaskQuery};
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::{RawQuery, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -31,8 +37,9 @@ pub struct TaskPath {
 pub async fn list(
     State(state): State<AppState>,
     ClaimedPath(claim): ClaimedPath,
+    RawQuery(raw_query): RawQuery,
     query: Result<Query<TaskQuery>, ApiError>,
-) -> Result<axum::Json<TaskPage>, ApiError> {
+) -> Result<Response, ApiError> {
     // The session is checked by the page's own query; anything else answered first must
     // confirm it, so that a closed session is 401 as on every other route.
     let filter = match query.and_then(|Query(query)| Ok(TaskFilter::parse(&query)?)) {
@@ -42,7 +49,25 @@ pub async fn list(
             return Err(error);
         }
     };
-    let page = match tasks::list_if_open(&state.pool, claim.open_session(), &filter).await? {
+    let session = claim.open_session();
+    let key = PageKey::new(session.user_id, raw_query.as_deref());
+    match state.page_cache.get(&key) {
+        Some(cached) => match tasks::list_version_if_open(&state.pool, session).await? {
+            Some(version) if version == cached.version => {
+                metrics::task_page(PageAnswer::Cached);
+                return Ok(json_body(cached.body));
+            }
+            Some(_) => metrics::task_page(PageAnswer::Changed),
+            None => {
+                // Closed: answered with its reason. (Open after all: read the page.)
+                let user = claim.confirm(&state).await?;
+                let page = tasks::list(&state.pool, user.id, &filter).await?;
+                return answer(&state, key, &filter, page);
+            }
+        },
+        None => metrics::task_page(PageAnswer::Uncached),
+    }
+    let page = match tasks::list_if_open(&state.pool, session, &filter).await? {
         Some(page) => page,
         // No rows: an empty page, or a closed session.
         None => {
@@ -50,10 +75,16 @@ pub async fn list(
             tasks::list(&state.pool, user.id, &filter).await?
         }
     };
+    answer(&state, key, &filter, page)
+}
+
+/// The page as JSON, kept for the next time the same user asks the same.
+fn answer(state: &AppState, key: PageKey, filter: &TaskFilter, page: tasks::Page) -> Result<Response, ApiError> {
     let end = u64::from(filter.offset) + page.items.len() as u64;
     // A cursor page does not know its offset.
     let next_offset = (page.more && filter.after.is_none()).then(|| u32::try_from(end).unwrap_or(u32::MAX));
-    Ok(axum::Json(TaskPage {
+    let version = page.version;
+    let page = TaskPage {
         items: page.items,
         total: page.total,
         total_exact: page.total_exact,
@@ -61,7 +92,17 @@ pub async fn list(
         offset: filter.offset,
         next_offset,
         next_cursor: page.next.map(|cursor| cursor.encode()),
-    }))
+    };
+    let body = axum::body::Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
+    if let Some(version) = version {
+        state.page_cache.put(key, CachedPage { version, body: body.clone() });
+    }
+    Ok(json_body(body))
+}
+
+/// A JSON body as `axum::Json` answers it, from bytes already serialised.
+fn json_body(body: axum::body::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// Create a task.

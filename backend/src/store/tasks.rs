@@ -258,6 +258,9 @@ pub struct Page {
     pub more: bool,
     /// Where the next page starts, when `more`.
     pub next: Option<Cursor>,
+    /// The user's task-list version (`task_list_versions`) the first rows were read at: no
+    /// later than any row of the page. `None` when the first statement found no row.
+    pub version: Option<i64>,
 }
 
 /// Where a page starts, beyond the filters.
@@ -276,6 +279,7 @@ struct Listed {
     /// `lower(title)` when sorting by title: the cursor must hold the database's own value.
     title_key: Option<String>,
     total: i64,
+    list_version: i64,
 }
 
 impl<'r> FromRow<'r, PgRow> for Listed {
@@ -284,6 +288,7 @@ impl<'r> FromRow<'r, PgRow> for Listed {
             task: TaskRow::from_row(row)?,
             title_key: row.try_get(COLUMN_COUNT)?,
             total: row.try_get(COLUMN_COUNT + 1)?,
+            list_version: row.try_get(COLUMN_COUNT + 2)?,
         })
     }
 }
@@ -303,7 +308,9 @@ fn page_query<'a>(
         "{prefix}SELECT {COLUMNS}, {title_key} AS title_key, (SELECT count(*) FROM (SELECT FROM tasks"
     ));
     push_filters(&mut query, owner, filter);
-    query.push(" LIMIT ").push_bind(TASK_TOTAL_CAP + 1).push(") AS capped) AS total FROM tasks");
+    query.push(" LIMIT ").push_bind(TASK_TOTAL_CAP + 1).push(") AS capped) AS total, ");
+    push_list_version(&mut query, owner);
+    query.push(" AS list_version FROM tasks");
     push_filters(&mut query, owner, filter);
     if let Some(session) = session {
         users::push_session_open(&mut query, session);
@@ -351,6 +358,23 @@ fn page_query<'a>(
         query.push(format!(" OFFSET {}", filter.offset));
     }
     query
+}
+
+/// The owner's task-list version as a scalar subquery: computed once per statement, in the
+/// statement's snapshot, so it is the version of the rows read beside it.
+fn push_list_version(query: &mut QueryBuilder<'_, Postgres>, owner: Uuid) {
+    query.push("COALESCE((SELECT version FROM task_list_versions WHERE user_id = ").push_bind(owner).push("), 0)");
+}
+
+/// The session's user's task-list version, when the session is open: what a stored page is
+/// checked against (`crate::page_cache`). `None` for a closed session, whose reason the caller
+/// must then find (`Claim::confirm`).
+pub async fn list_version_if_open(pool: &PgPool, session: OpenSession) -> Result<Option<i64>, sqlx::Error> {
+    let mut query = QueryBuilder::<Postgres>::new("SELECT ");
+    push_list_version(&mut query, session.user_id);
+    query.push(" WHERE TRUE");
+    users::push_session_open(&mut query, session);
+    query.build_query_scalar().fetch_optional(pool).await
 }
 
 fn start_after(cursor: &Cursor) -> Start<'_> {
@@ -436,6 +460,7 @@ async fn finish_page(
         let rest = wanted - rows.len() as i64;
         rows.extend(fetch(pool, owner, filter, Start::DueNulls(None), rest, None).await?);
     }
+    let version = rows.first().map(|row| row.list_version);
     let counted = match rows.first() {
         Some(row) => row.total,
         // Past the last page the rows carry no count: count separately.
@@ -464,7 +489,7 @@ async fn finish_page(
         };
         reached.max(TASK_TOTAL_CAP)
     };
-    Ok(Page { items: rows.into_iter().map(|row| row.task.into()).collect(), total, total_exact, more, next })
+    Ok(Page { items: rows.into_iter().map(|row| row.task.into()).collect(), total, total_exact, more, next, version })
 }
 
 /// The plan (`EXPLAIN (FORMAT JSON)`) of the first query `list` would run: tests check that each

@@ -156,6 +156,7 @@ pub fn config_for(database: PgConnectOptions) -> Config {
         chat_max_destructive_calls_per_turn: 3,
         chat_rate_limit_per_minute: std::num::NonZeroU32::new(1000).unwrap(),
         undo_window: Duration::from_secs(24 * 3600),
+        task_page_cache_bytes: 8 << 20,
     }
 }
 

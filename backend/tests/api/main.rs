@@ -10,6 +10,7 @@ mod hostile_input;
 mod mcp;
 mod migrations;
 mod operability;
+mod page_cache;
 mod properties;
 mod rate_limits;
 mod sessions;

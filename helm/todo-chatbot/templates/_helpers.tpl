@@ -170,6 +170,7 @@ LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 TOKEN_TTL_SECS: {{ .Values.config.tokenTtlSecs | quote }}
 SESSION_MAX_LIFETIME_SECS: {{ .Values.config.sessionMaxLifetimeSecs | int64 | quote }}
 UNDO_WINDOW_SECS: {{ .Values.config.undoWindowSecs | int64 | quote }}
+TASK_PAGE_CACHE_MIB: {{ .Values.config.taskPageCacheMib | int64 | quote }}
 CORS_ORIGINS: {{ .Values.config.corsOrigins | quote }}
 OPENAI_MODEL: {{ .Values.config.openaiModel | quote }}
 {{- /* null (the default) follows the Ingress: kindIs, since `default` would turn 0 into it. */}}
