@@ -195,10 +195,8 @@ load() {
   echo
   database
   fresh_db
-  # BENCH_BACKEND_ENV="NAME=value ...": settings to compare against the defaults.
-  local extra_env=() setting
-  for setting in ${BENCH_BACKEND_ENV:-}; do extra_env+=(-e "$setting"); done
-  if [ ${#extra_env[@]} -gt 0 ]; then echo "Backend settings: \`${BENCH_BACKEND_ENV}\`"; echo; fi
+  local extra_env=()
+  settings_to_compare
   local base token user connections
   serve_backend bench-load -e AUTH_RATE_LIMIT_PER_MINUTE=100000 "${extra_env[@]}"
   fifty_tasks
@@ -240,6 +238,14 @@ LUA
   echo
 }
 
+# BENCH_BACKEND_ENV="NAME=value ...": backend settings to compare against the defaults, as
+# `docker run` arguments in the caller's `extra_env` array, and said in the report.
+settings_to_compare() {
+  local setting
+  for setting in ${BENCH_BACKEND_ENV:-}; do extra_env+=(-e "$setting"); done
+  if [ ${#extra_env[@]} -gt 0 ]; then echo "Backend settings: \`${BENCH_BACKEND_ENV}\`"; echo; fi
+}
+
 # CPU per request of the 50-task page: each container's cgroup CPU time over a wrk run divided by
 # the requests served, user and kernel time apart, repeated CPU_RUNS times (the machine is shared:
 # compare ranges, and alternate images when comparing two).
@@ -251,10 +257,8 @@ cpu() {
   database
   fresh_db
   local base token user run out served rps b0 bk0 p0 pk0 b1 bk1 p1 pk1
-  # BENCH_BACKEND_ENV="NAME=value ...": settings to compare against the defaults.
-  local extra_env=() setting
-  for setting in ${BENCH_BACKEND_ENV:-}; do extra_env+=(-e "$setting"); done
-  if [ ${#extra_env[@]} -gt 0 ]; then echo "Backend settings: \`${BENCH_BACKEND_ENV}\`"; echo; fi
+  local extra_env=()
+  settings_to_compare
   serve_backend bench-cpu -e AUTH_RATE_LIMIT_PER_MINUTE=100000 "${extra_env[@]}"
   fifty_tasks
   # Warm-up: every pooled connection opened and its statements prepared.
@@ -407,7 +411,9 @@ scale() {
     -e POSTGRES_DB=todo "$POSTGRES_IMAGE" >/dev/null
   until docker exec bench-scale-db pg_isready -q -h 127.0.0.1 -U todo -d todo; do sleep 0.2; done
   local base session token user url="postgres://todo:bench@bench-scale-db:5432/todo"
-  serve_backend bench-scale -e AUTH_RATE_LIMIT_PER_MINUTE=100000
+  # Without the page cache: this measures reading a page as the data grows, and wrk asks for the
+  # same page over and over, which the cache would answer after a version read whatever the size.
+  serve_backend bench-scale -e AUTH_RATE_LIMIT_PER_MINUTE=100000 -e TASK_PAGE_CACHE_MIB=0
   session=$(curl -fsS -H 'content-type: application/json' \
     -d '{"email":"bench@example.com","password":"benchmark password","name":"Bench"}' "$base/api/auth/sign-up")
   token=$(echo "$session" | jq -r .token)

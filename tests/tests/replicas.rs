@@ -310,3 +310,63 @@ async fn a_replica_takes_at_most_database_max_connections_from_postgres() -> any
     assert_eq!(late, vec![200; MAX], "the requests that held a connection finish once the lock is gone");
     Ok(())
 }
+
+/// Each replica keeps the task-list pages it answered (`TASK_PAGE_CACHE_MIB`, on by default):
+/// with requests alternating, every page one replica has cached is read right after the other
+/// replica changed the tasks, and must show the change.
+#[tokio::test]
+async fn a_page_cached_by_one_replica_never_hides_the_others_change() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let network = unique("net");
+    let db = unique("db");
+    let _postgres = start_postgres(&images, &network, &db).await?;
+    let url = database_url(&db);
+    let (a, b) = tokio::join!(
+        backend(&images, &network, &unique("cache-a"), &url).start(),
+        backend(&images, &network, &unique("cache-b"), &url).start()
+    );
+    let (a, b) = (a?, b?);
+    let replicas = [base_url(&a, 8000).await?, base_url(&b, 8000).await?];
+    for replica in &replicas {
+        wait_for_status(&format!("{replica}/readyz"), 200, Duration::from_secs(60)).await?;
+    }
+    let balancer = Balancer::start(&replicas).await?;
+    let api = Api::sign_up(&balancer.url(), &format!("{}@example.com", unique("cache"))).await?;
+    let titles = |page: TaskPage| page.items.into_iter().map(|task| task.title).collect::<Vec<_>>();
+
+    let first: Task = decode(api.call(Method::POST, "/tasks", Some(json!({"title": "one"})), 201).await?)?;
+    // Both replicas cache the page, and answer the next request for it from the cache.
+    for _ in 0..4 {
+        assert_eq!(titles(decode(api.call(Method::GET, "/tasks", None, 200).await?)?), ["one"]);
+    }
+    let mut expected = vec!["one".to_owned()];
+    for step in 0..6 {
+        // The change lands on one replica; the next two reads on the other, then on it.
+        if step % 2 == 0 {
+            let title = format!("added {step}");
+            api.call(Method::POST, "/tasks", Some(json!({"title": title})), 201).await?;
+            expected.insert(0, title);
+        } else {
+            let title = format!("renamed {step}");
+            api.call(Method::PATCH, &format!("/tasks/{}", first.id), Some(json!({"title": title})), 200).await?;
+            *expected.last_mut().context("the first task")? = title;
+        }
+        for _ in 0..2 {
+            assert_eq!(titles(decode(api.call(Method::GET, "/tasks", None, 200).await?)?), expected, "step {step}");
+        }
+    }
+    let served = balancer.served();
+    let upstreams: Vec<usize> = served.iter().map(|entry| entry.upstream).collect();
+    assert_eq!(upstreams, (0..served.len()).map(|i| i % 2).collect::<Vec<_>>(), "requests alternate: {served:?}");
+    for replica in &replicas {
+        let metrics = reqwest::get(format!("{replica}/metrics")).await?.text().await?;
+        let cached = metrics
+            .lines()
+            .find(|line| line.starts_with("task_list_pages_total{answer=\"cached\"}"))
+            .and_then(|line| line.rsplit(' ').next()?.parse::<u64>().ok());
+        assert!(cached.is_some_and(|hits| hits >= 1), "{replica} answered from its cache:\n{metrics}");
+    }
+    Ok(())
+}
