@@ -2,6 +2,7 @@
 //! every protected route takes, and the rate limit on sign-in and sign-up.
 
 mod extractor;
+mod hs256;
 pub mod password;
 pub mod rate_limit;
 pub mod token;

@@ -107,6 +107,8 @@ fn delta(duration: Duration) -> TimeDelta {
 impl TokenKeys {
     /// Tokens that live `ttl` each, in sessions that end `max_lifetime` after sign-in.
     pub fn new(secret: &[u8], ttl: Duration, max_lifetime: Duration, clock: Clock) -> Self {
+        // Before the first token is signed or checked: jsonwebtoken has no provider of its own.
+        super::hs256::install();
         // Only HS256 is accepted: a token claiming `none` or another algorithm is rejected
         // before its signature is even looked at.
         let mut validation = Validation::new(Algorithm::HS256);

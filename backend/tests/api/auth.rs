@@ -1,6 +1,5 @@
-use crate::helpers::{TEST_SECRET, TestApp, spawn_app};
+use crate::helpers::{Hmac, TEST_SECRET, TestApp, b64, forged, spawn_app};
 use api_types::{AuthResponse, ErrorBody, User};
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::Method;
 use serde_json::json;
 
@@ -95,23 +94,6 @@ async fn refresh_gives_a_new_valid_token() {
     assert_eq!(me.status(), 200);
 }
 
-fn forged(claims: serde_json::Value, key: &[u8], algorithm: Algorithm) -> String {
-    encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(key)).unwrap()
-}
-
-/// base64url without padding, for hand-made tokens.
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 async fn status_with(app: &TestApp, path: &str, authorization: Option<&str>) -> u16 {
     let mut request = app.client.get(app.url(path));
     if let Some(value) = authorization {
@@ -135,11 +117,11 @@ async fn the_auth_matrix() {
     assert_eq!(status_with(&app, &tasks, None).await, 401, "no token");
     assert_eq!(status_with(&app, &tasks, Some("Token abc")).await, 401, "not a bearer scheme");
     assert_eq!(status_with(&app, &tasks, Some("Bearer not.a.jwt")).await, 401, "malformed");
-    let wrong_key = forged(claims(now + 600), b"some-other-secret-that-is-long-enough!!", Algorithm::HS256);
+    let wrong_key = forged(claims(now + 600), b"some-other-secret-that-is-long-enough!!", Hmac::Sha256);
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {wrong_key}"))).await, 401, "wrong key");
-    let expired = forged(claims(now - 3600), TEST_SECRET, Algorithm::HS256);
+    let expired = forged(claims(now - 3600), TEST_SECRET, Hmac::Sha256);
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {expired}"))).await, 401, "expired");
-    let other_algorithm = forged(claims(now + 600), TEST_SECRET, Algorithm::HS512);
+    let other_algorithm = forged(claims(now + 600), TEST_SECRET, Hmac::Sha512);
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {other_algorithm}"))).await, 401, "HS512");
     let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(claims(now + 600).to_string().as_bytes()));
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {none}"))).await, 401, "alg none");
@@ -147,10 +129,10 @@ async fn the_auth_matrix() {
         json!({"sub": user.id, "email": user.email, "iat": now, "exp": now + 600, "iss": "someone-else",
             "sid": uuid::Uuid::new_v4(), "auth_time": now, "ver": 0}),
         TEST_SECRET,
-        Algorithm::HS256,
+        Hmac::Sha256,
     );
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {wrong_issuer}"))).await, 401, "issuer");
-    let valid = forged(claims(now + 600), TEST_SECRET, Algorithm::HS256);
+    let valid = forged(claims(now + 600), TEST_SECRET, Hmac::Sha256);
     assert_eq!(status_with(&app, &tasks, Some(&format!("Bearer {valid}"))).await, 200, "a valid forged-by-us token");
 
     // Another user's routes: 403; another user's task: 404.

@@ -162,6 +162,50 @@ pub fn config_for(database: PgConnectOptions) -> Config {
 
 pub const TEST_SECRET: &[u8] = b"test-secret-that-is-long-enough-for-hs256";
 
+/// The MAC of a hand-made token: the server takes HS256 alone, and a test shows it refuses another.
+#[derive(Debug, Clone, Copy)]
+pub enum Hmac {
+    Sha256,
+    Sha512,
+}
+
+/// A JWT signed here, independently of the server's own signing code.
+pub fn forged(claims: serde_json::Value, key: &[u8], mac: Hmac) -> String {
+    use hmac::Mac;
+    let alg = match mac {
+        Hmac::Sha256 => "HS256",
+        Hmac::Sha512 => "HS512",
+    };
+    let header = serde_json::json!({"alg": alg, "typ": "JWT"});
+    let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let tag = match mac {
+        Hmac::Sha256 => {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+            mac.update(message.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+        Hmac::Sha512 => {
+            let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(key).unwrap();
+            mac.update(message.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        }
+    };
+    format!("{message}.{}", b64(&tag))
+}
+
+/// base64url without padding, for hand-made tokens.
+pub fn b64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
 /// Starts the application on a fresh database and waits until it is ready.
 pub async fn spawn_app() -> Option<TestApp> {
     let app = spawn_app_with(config_for(fresh_database().await?)).await;

@@ -256,14 +256,8 @@ async fn tokens_without_the_session_claims_or_at_another_version_are_refused() {
     let Some(app) = spawn_app().await else { return };
     let user = app.sign_up().await;
     let now = chrono::Utc::now().timestamp();
-    let forge = |claims: Value| {
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(crate::helpers::TEST_SECRET),
-        )
-        .unwrap()
-    };
+    let forge =
+        |claims: Value| crate::helpers::forged(claims, crate::helpers::TEST_SECRET, crate::helpers::Hmac::Sha256);
     let base = json!({"sub": user.id, "email": user.email, "iat": now, "exp": now + 600, "iss": "todo-chatbot"});
     let mut with_session = base.clone();
     with_session["sid"] = json!(uuid::Uuid::new_v4());
