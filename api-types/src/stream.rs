@@ -67,8 +67,8 @@ impl ChatEvent {
     /// tagged) `Deserialize` buffers the whole event first, which doubles the deserializer
     /// code of every type inside an event (7 KB brotli of the web app).
     pub fn decode(name: &str, data: &str) -> Result<ChatEvent, DecodeError> {
-        // The payloads of the variants above, field for field: `a_chat_event_survives_the_wire`
-        // decodes every variant, so a field added there and not here fails it.
+        // The payloads of the variants above, field for field: each variant is built from its
+        // struct below, so a field added to a variant and not here does not compile.
         #[derive(Deserialize)]
         struct Tag<'a> {
             #[serde(rename = "type", borrow)]
