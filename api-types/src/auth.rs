@@ -28,7 +28,7 @@ pub struct AuthResponse {
     pub user: User,
     /// JWT (HS256); send as `Authorization: Bearer <token>`.
     pub token: String,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -39,7 +39,7 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub name: String,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -18,7 +18,7 @@ pub use chat::{
 };
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
-pub use stream::{ChatEvent, SseDecoder, SseEvent};
+pub use stream::{ChatEvent, DecodeError, SseDecoder, SseEvent};
 pub use tasks::{
     CompleteRequest, NewTask, Priority, SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskPage, TaskPatch, TaskQuery,
     TaskSort,

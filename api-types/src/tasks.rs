@@ -49,15 +49,23 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
-    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[serde(
+        default,
+        serialize_with = "crate::timestamp::serialize_option",
+        deserialize_with = "crate::timestamp::deserialize_option"
+    )]
     pub completed_at: Option<DateTime<Utc>>,
     pub priority: Priority,
     pub tags: Vec<String>,
-    #[serde(serialize_with = "crate::timestamp::serialize_option")]
+    #[serde(
+        default,
+        serialize_with = "crate::timestamp::serialize_option",
+        deserialize_with = "crate::timestamp::deserialize_option"
+    )]
     pub due_at: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::timestamp::serialize")]
+    #[serde(with = "crate::timestamp")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -1,14 +1,21 @@
-//! Timestamps serialized the way chrono does (RFC 3339, UTC as `Z`, the fraction trimmed to
-//! 0, 3, 6 or 9 digits), but written in one piece. chrono's `Serialize` goes through
+//! Timestamps of responses, serialized the way chrono does (RFC 3339, UTC as `Z`, the fraction
+//! trimmed to 0, 3, 6 or 9 digits), but written in one piece. chrono's `Serialize` goes through
 //! `fmt::Display` a character at a time, and serde_json escapes each character on its own:
 //! on a page of 50 tasks that was more than half the cost of writing the JSON (see
-//! docs/benchmarks.md). Deserializing stays chrono's.
+//! docs/benchmarks.md).
 //!
-//! Use on response fields: `#[serde(serialize_with = "crate::timestamp::serialize")]`, or
-//! `crate::timestamp::serialize_option` for an `Option`.
+//! They are read back with chrono's strict RFC 3339 parser (`DateTime::parse_from_rfc3339`),
+//! which reads all that the backend writes (years 0 to 9999). chrono's `Deserialize` takes a
+//! relaxed form (spaces between the parts, `UTC` for `Z`, other year widths) through its
+//! general format engine, about 5 KB brotli of the web app, which only reads responses.
+//! Request fields, which people write, keep chrono's `Deserialize`.
+//!
+//! Use on response fields: `#[serde(with = "crate::timestamp")]`, or
+//! `#[serde(default, serialize_with = "crate::timestamp::serialize_option",
+//! deserialize_with = "crate::timestamp::deserialize_option")]` for an `Option`.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// Longest output: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 const MAX_LEN: usize = 30;
@@ -27,6 +34,34 @@ pub fn serialize_option<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S
     match at {
         Some(at) => serialize(at, serializer),
         None => serializer.serialize_none(),
+    }
+}
+
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    deserializer.deserialize_str(Rfc3339)
+}
+
+pub fn deserialize_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    struct Timestamp(DateTime<Utc>);
+    impl<'de> Deserialize<'de> for Timestamp {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserialize(deserializer).map(Timestamp)
+        }
+    }
+    Ok(Option::<Timestamp>::deserialize(deserializer)?.map(|Timestamp(at)| at))
+}
+
+struct Rfc3339;
+
+impl<'de> de::Visitor<'de> for Rfc3339 {
+    type Value = DateTime<Utc>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an RFC 3339 date and time")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        DateTime::parse_from_rfc3339(value).map(|at| at.to_utc()).map_err(E::custom)
     }
 }
 
@@ -79,10 +114,16 @@ mod tests {
     #[derive(Serialize)]
     struct Fast(#[serde(serialize_with = "serialize")] DateTime<Utc>);
 
+    #[derive(Debug, Deserialize)]
+    struct Read(#[serde(deserialize_with = "deserialize")] DateTime<Utc>);
+
     fn assert_same_as_chrono(at: DateTime<Utc>) {
         let ours = serde_json::to_string(&Fast(at)).unwrap();
         let chrono = serde_json::to_string(&at).unwrap();
         assert_eq!(ours, chrono, "for {at:?}");
+        if (0..=9999).contains(&at.year()) {
+            assert_eq!(serde_json::from_str::<Read>(&ours).unwrap().0, at, "{ours} read back");
+        }
     }
 
     #[test]
@@ -112,6 +153,39 @@ mod tests {
         assert_same_as_chrono(Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap());
         let leap = NaiveDate::from_ymd_opt(2016, 12, 31).unwrap().and_hms_nano_opt(23, 59, 59, 1_500_000_000).unwrap();
         assert_same_as_chrono(Utc.from_utc_datetime(&leap));
+    }
+
+    #[test]
+    fn reads_rfc3339_and_nothing_looser() {
+        let read = |json: &str| serde_json::from_str::<Read>(json).map(|read| read.0);
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(read("\"2026-01-02T04:34:05+01:30\"").unwrap(), at);
+        assert_eq!(read("\"2026-01-02t03:04:05.000z\"").unwrap(), at);
+        assert_eq!(
+            read("\"2026-01-02T03:04:05.1234567891Z\"").unwrap(),
+            at + chrono::Duration::nanoseconds(123_456_789)
+        );
+        // chrono's Deserialize reads these; a response never holds them.
+        for loose in ["2026-01-02T03:04:05 UTC", "2026-01-02 03:04:05 +00:00", "2026 -01-02T03:04:05Z"] {
+            let json = format!("\"{loose}\"");
+            assert_eq!(serde_json::from_str::<DateTime<Utc>>(&json).unwrap(), at, "chrono reads {loose}");
+            assert!(read(&json).is_err(), "{loose}");
+        }
+        assert!(read("3").unwrap_err().to_string().contains("an RFC 3339 date and time"));
+    }
+
+    #[test]
+    fn options_read_null_missing_or_the_timestamp() {
+        #[derive(Debug, Deserialize)]
+        struct Maybe {
+            #[serde(default, deserialize_with = "deserialize_option")]
+            at: Option<DateTime<Utc>>,
+        }
+        let read = |json: &str| serde_json::from_str::<Maybe>(json).unwrap().at;
+        assert_eq!(read(r#"{"at":null}"#), None);
+        assert_eq!(read("{}"), None);
+        assert_eq!(read(r#"{"at":"2026-01-02T03:04:05Z"}"#), Some(Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()));
+        assert!(serde_json::from_str::<Maybe>(r#"{"at":"tomorrow"}"#).is_err());
     }
 
     #[test]

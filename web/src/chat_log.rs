@@ -190,11 +190,7 @@ impl EventStream {
 }
 
 fn parse(event: SseEvent) -> Result<ChatEvent, String> {
-    match serde_json::from_str::<ChatEvent>(&event.data) {
-        Ok(parsed) if parsed.name() == event.event => Ok(parsed),
-        Ok(parsed) => Err(format!("a {} event named {:?}", parsed.name(), event.event)),
-        Err(error) => Err(format!("an unreadable {:?} event ({error})", event.event)),
-    }
+    ChatEvent::decode(&event.event, &event.data).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
