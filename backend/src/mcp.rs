@@ -13,7 +13,6 @@ use crate::{
 use axum::{
     Router,
     extract::{Request, State},
-    http::StatusCode,
     middleware::{self, Next},
     response::Response,
 };
@@ -30,7 +29,6 @@ use rmcp::{
 };
 use serde_json::Value;
 use std::{sync::Arc, time::Duration};
-use tower_http::timeout::TimeoutLayer;
 
 #[derive(Debug, Clone)]
 pub struct TaskTools {
@@ -149,5 +147,5 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router<AppState> {
         .nest_service("/mcp", service.clone())
         .nest_service("/api/mcp", service)
         .layer(middleware::from_fn_with_state(state, require_bearer))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .layer(middleware::from_fn_with_state(request_timeout, crate::routes::time_limit))
 }

@@ -86,7 +86,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 /// A request still running after `limit` is dropped and answered 503 `timeout` in the one
 /// error shape (tower-http's timeout answers with an empty body, which the document can't promise).
-async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+pub(crate) async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout(limit).into_response(),

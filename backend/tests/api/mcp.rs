@@ -168,6 +168,9 @@ async fn an_mcp_call_stuck_on_the_database_ends_at_the_request_timeout() {
         .await
         .unwrap();
     assert_eq!(response.status(), 503);
+    // The REST API's error shape, not an empty body.
+    let body: api_types::ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error, "timeout", "{body:?}");
     lock.rollback().await.unwrap();
 }
 
