@@ -49,19 +49,11 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
-    #[serde(
-        default,
-        serialize_with = "crate::timestamp::serialize_option",
-        deserialize_with = "crate::timestamp::deserialize_option"
-    )]
+    #[serde(default, with = "crate::timestamp::option")]
     pub completed_at: Option<DateTime<Utc>>,
     pub priority: Priority,
     pub tags: Vec<String>,
-    #[serde(
-        default,
-        serialize_with = "crate::timestamp::serialize_option",
-        deserialize_with = "crate::timestamp::deserialize_option"
-    )]
+    #[serde(default, with = "crate::timestamp::option")]
     pub due_at: Option<DateTime<Utc>>,
     #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,

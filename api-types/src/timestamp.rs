@@ -11,11 +11,10 @@
 //! Request fields, which people write, keep chrono's `Deserialize`.
 //!
 //! Use on response fields: `#[serde(with = "crate::timestamp")]`, or
-//! `#[serde(default, serialize_with = "crate::timestamp::serialize_option",
-//! deserialize_with = "crate::timestamp::deserialize_option")]` for an `Option`.
+//! `#[serde(default, with = "crate::timestamp::option")]` for an `Option`.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use serde::{Deserializer, Serialize, Serializer, de};
 
 /// Longest output: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
 const MAX_LEN: usize = 30;
@@ -30,25 +29,31 @@ pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::
     }
 }
 
-pub fn serialize_option<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => serialize(at, serializer),
-        None => serializer.serialize_none(),
-    }
-}
-
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     deserializer.deserialize_str(Rfc3339)
 }
 
-pub fn deserialize_option<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    struct Timestamp(DateTime<Utc>);
-    impl<'de> Deserialize<'de> for Timestamp {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserialize(deserializer).map(Timestamp)
+/// The same for an `Option`: `#[serde(default, with = "crate::timestamp::option")]`.
+pub mod option {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => super::serialize(at, serializer),
+            None => serializer.serialize_none(),
         }
     }
-    Ok(Option::<Timestamp>::deserialize(deserializer)?.map(|Timestamp(at)| at))
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        struct Timestamp(DateTime<Utc>);
+        impl<'de> Deserialize<'de> for Timestamp {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                super::deserialize(deserializer).map(Timestamp)
+            }
+        }
+        Ok(Option::<Timestamp>::deserialize(deserializer)?.map(|Timestamp(at)| at))
+    }
 }
 
 struct Rfc3339;
@@ -110,6 +115,7 @@ fn write_rfc3339(at: &DateTime<Utc>, out: &mut [u8; MAX_LEN]) -> Option<usize> {
 mod tests {
     use super::*;
     use chrono::{NaiveDate, TimeZone};
+    use serde::Deserialize;
 
     #[derive(Serialize)]
     struct Fast(#[serde(serialize_with = "serialize")] DateTime<Utc>);
@@ -178,7 +184,7 @@ mod tests {
     fn options_read_null_missing_or_the_timestamp() {
         #[derive(Debug, Deserialize)]
         struct Maybe {
-            #[serde(default, deserialize_with = "deserialize_option")]
+            #[serde(default, deserialize_with = "option::deserialize")]
             at: Option<DateTime<Utc>>,
         }
         let read = |json: &str| serde_json::from_str::<Maybe>(json).unwrap().at;
@@ -191,7 +197,7 @@ mod tests {
     #[test]
     fn options_serialize_as_null_or_the_timestamp() {
         #[derive(Serialize)]
-        struct Maybe(#[serde(serialize_with = "serialize_option")] Option<DateTime<Utc>>);
+        struct Maybe(#[serde(serialize_with = "option::serialize")] Option<DateTime<Utc>>);
         assert_eq!(serde_json::to_string(&Maybe(None)).unwrap(), "null");
         let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
         assert_eq!(serde_json::to_string(&Maybe(Some(at))).unwrap(), "\"2026-01-02T03:04:05Z\"");

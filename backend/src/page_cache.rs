@@ -98,7 +98,8 @@ impl PageCache {
         }
     }
 
-    pub fn stored_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn stored_bytes(&self) -> usize {
         self.lock().bytes
     }
 
