@@ -14,6 +14,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod warm;
 
 /// Installs ring as rustls' process-wide crypto provider (outbound TLS to the model uses
 /// reqwest's rustls without a provider of its own; ring is already linked through sqlx).

@@ -14,6 +14,7 @@ use crate::{
     page_cache::PageCache,
     routes,
     state::{AppState, Lifecycle},
+    warm::WarmConnections,
 };
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
@@ -80,8 +81,10 @@ impl Application {
             )),
             None => Assistant::Offline,
         };
+        let pool = db::lazy_pool(&config);
         let state = AppState {
-            pool: db::lazy_pool(&config),
+            warm: Arc::new(WarmConnections::new(pool.clone(), config.database_max_connections)),
+            pool,
             lifecycle: Arc::new(Lifecycle::default()),
             tokens: Arc::new(TokenKeys::new(
                 &config.token_secret,
@@ -135,6 +138,8 @@ impl Application {
         }
         tokio::spawn(rate_limit::purge_ended_windows(state.pool.clone()));
         tokio::spawn(purge_expired_changes(state.pool.clone(), config.undo_window));
+        let warm = state.warm.clone();
+        tokio::spawn(async move { warm.return_idle_until_closed().await });
         let lifecycle = state.lifecycle.clone();
         let delay = config.shutdown_delay;
         let drain = async move {
@@ -144,8 +149,11 @@ impl Application {
             tokio::time::sleep(delay).await;
         };
         let pool = state.pool.clone();
+        let warm = state.warm.clone();
         let app = routes::router(state, &config).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(service_kit::net::without_nagle(listener), app).with_graceful_shutdown(drain).await?;
+        // The pool waits for every connection to come back, the kept ones too.
+        warm.return_all();
         pool.close().await;
         tracing::info!("backend stopped");
         Ok(())

@@ -3,6 +3,7 @@ use crate::{
     auth::{TokenKeys, password::Passwords, rate_limit::AuthRateLimit},
     metrics::Metrics,
     page_cache::PageCache,
+    warm::WarmConnections,
 };
 use axum::extract::FromRef;
 use sqlx::PgPool;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub assistant: Arc<Assistant>,
     pub chat_limits: ChatLimits,
     pub page_cache: Arc<PageCache>,
+    /// Connections the task list keeps between requests (`crate::warm`).
+    pub warm: Arc<WarmConnections>,
 }
 
 /// Whether this replica is on its way out. Readiness fails from the first signal on, so

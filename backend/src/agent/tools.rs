@@ -295,7 +295,7 @@ pub async fn execute(caller: &Caller<'_>, name: &str, arguments: &str) -> Result
                 ..TaskQuery::default()
             };
             let filter = TaskFilter::parse(&query).map_err(field_errors)?;
-            let page = tasks::list(pool, owner, &filter).await?;
+            let page = tasks::list(&mut *pool.acquire().await?, owner, &filter).await?;
             Ok(json!({"ok": true, "total": page.total, "total_exact": page.total_exact, "tasks": page.items}))
         }
         COMPLETE_TASK => {

@@ -51,28 +51,39 @@ pub async fn list(
     };
     let session = claim.open_session();
     let key = PageKey::new(session.user_id, raw_query.as_deref());
-    match state.page_cache.get(&key) {
-        Some(cached) => match tasks::list_version_if_open(&state.pool, session).await? {
+    // Every statement here is awaited to the end: the connection is kept for the next request
+    // (`crate::warm`) unless one fails or the request is cancelled.
+    let mut connection = state.warm.take().await?;
+    let page = match state.page_cache.get(&key) {
+        Some(cached) => match tasks::list_version_if_open(&mut connection, session).await? {
             Some(version) if version == cached.version => {
+                connection.done();
                 metrics::task_page(PageAnswer::Cached);
                 return Ok(json_body(cached.body));
             }
-            Some(_) => metrics::task_page(PageAnswer::Changed),
-            None => {
-                // Closed: answered with its reason. (Open after all: read the page.)
-                let user = claim.confirm(&state).await?;
-                let page = tasks::list(&state.pool, user.id, &filter).await?;
-                return answer(&state, key, &filter, page);
+            Some(_) => {
+                metrics::task_page(PageAnswer::Changed);
+                tasks::list_if_open(&mut connection, session, &filter).await?
             }
+            // Closed: answered with its reason below. (Open after all: read the page.)
+            None => None,
         },
-        None => metrics::task_page(PageAnswer::Uncached),
-    }
-    let page = match tasks::list_if_open(&state.pool, session, &filter).await? {
+        None => {
+            metrics::task_page(PageAnswer::Uncached);
+            tasks::list_if_open(&mut connection, session, &filter).await?
+        }
+    };
+    connection.done();
+    let page = match page {
         Some(page) => page,
-        // No rows: an empty page, or a closed session.
+        // No rows: an empty page, or a closed session. The check takes a connection of its
+        // own, so this one is given back first: one request never holds two.
         None => {
             let user = claim.confirm(&state).await?;
-            tasks::list(&state.pool, user.id, &filter).await?
+            let mut connection = state.warm.take().await?;
+            let page = tasks::list(&mut connection, user.id, &filter).await?;
+            connection.done();
+            page
         }
     };
     answer(&state, key, &filter, page)

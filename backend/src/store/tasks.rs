@@ -369,12 +369,15 @@ fn push_list_version(query: &mut QueryBuilder<'_, Postgres>, owner: Uuid) {
 /// The session's user's task-list version, when the session is open: what a stored page is
 /// checked against (`crate::page_cache`). `None` for a closed session, whose reason the caller
 /// must then find (`Claim::confirm`).
-pub async fn list_version_if_open(pool: &PgPool, session: OpenSession) -> Result<Option<i64>, sqlx::Error> {
+pub async fn list_version_if_open(
+    connection: &mut PgConnection,
+    session: OpenSession,
+) -> Result<Option<i64>, sqlx::Error> {
     let mut query = QueryBuilder::<Postgres>::new("SELECT ");
     push_list_version(&mut query, session.user_id);
     query.push(" WHERE TRUE");
     users::push_session_open(&mut query, session);
-    query.build_query_scalar().fetch_optional(pool).await
+    query.build_query_scalar().fetch_optional(connection).await
 }
 
 fn start_after(cursor: &Cursor) -> Start<'_> {
@@ -385,7 +388,7 @@ fn start_after(cursor: &Cursor) -> Start<'_> {
 }
 
 async fn fetch(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     owner: Uuid,
     filter: &TaskFilter,
     start: Start<'_>,
@@ -395,7 +398,7 @@ async fn fetch(
     page_query("", owner, filter, &start, rows, session)
         .build_query_as()
         .persistent(!plan_each_time(filter))
-        .fetch_all(pool)
+        .fetch_all(connection)
         .await
 }
 
@@ -409,9 +412,9 @@ fn plan_each_time(filter: &TaskFilter) -> bool {
 }
 
 /// One page of the owner's tasks matching `filter`, and how many match (capped).
-pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<Page, sqlx::Error> {
-    let rows = first_rows(pool, owner, filter, None).await?;
-    finish_page(pool, owner, filter, rows).await
+pub async fn list(connection: &mut PgConnection, owner: Uuid, filter: &TaskFilter) -> Result<Page, sqlx::Error> {
+    let rows = first_rows(&mut *connection, owner, filter, None).await?;
+    finish_page(&mut *connection, owner, filter, rows).await
 }
 
 /// `list` for a session not yet checked: the page's query reads rows only while the session is
@@ -419,15 +422,15 @@ pub async fn list(pool: &PgPool, owner: Uuid, filter: &TaskFilter) -> Result<Pag
 /// row came back, which is either an empty page or a closed session: the caller must tell
 /// which (`Claim::confirm`) and may then ask `list`.
 pub async fn list_if_open(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     session: OpenSession,
     filter: &TaskFilter,
 ) -> Result<Option<Page>, sqlx::Error> {
-    let rows = first_rows(pool, session.user_id, filter, Some(session)).await?;
+    let rows = first_rows(&mut *connection, session.user_id, filter, Some(session)).await?;
     if rows.is_empty() {
         return Ok(None);
     }
-    finish_page(pool, session.user_id, filter, rows).await.map(Some)
+    finish_page(&mut *connection, session.user_id, filter, rows).await.map(Some)
 }
 
 /// One row more than the page tells whether another page follows, without a count.
@@ -436,17 +439,17 @@ fn wanted(filter: &TaskFilter) -> i64 {
 }
 
 async fn first_rows(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     owner: Uuid,
     filter: &TaskFilter,
     session: Option<OpenSession>,
 ) -> Result<Vec<Listed>, sqlx::Error> {
     let start = filter.after.as_ref().map_or(Start::Offset, start_after);
-    fetch(pool, owner, filter, start, wanted(filter), session).await
+    fetch(&mut *connection, owner, filter, start, wanted(filter), session).await
 }
 
 async fn finish_page(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     owner: Uuid,
     filter: &TaskFilter,
     mut rows: Vec<Listed>,
@@ -458,7 +461,7 @@ async fn finish_page(
         && (rows.len() as i64) < wanted
     {
         let rest = wanted - rows.len() as i64;
-        rows.extend(fetch(pool, owner, filter, Start::DueNulls(None), rest, None).await?);
+        rows.extend(fetch(&mut *connection, owner, filter, Start::DueNulls(None), rest, None).await?);
     }
     let version = rows.first().map(|row| row.list_version);
     let counted = match rows.first() {
@@ -468,7 +471,7 @@ async fn finish_page(
             let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT FROM tasks");
             push_filters(&mut count, owner, filter);
             count.push(" LIMIT ").push_bind(TASK_TOTAL_CAP + 1).push(") AS capped");
-            count.build_query_scalar().persistent(!plan_each_time(filter)).fetch_one(pool).await?
+            count.build_query_scalar().persistent(!plan_each_time(filter)).fetch_one(connection).await?
         }
         None => 0,
     };

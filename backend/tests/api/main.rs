@@ -19,3 +19,4 @@ mod streaming;
 mod task_pages;
 mod tasks;
 mod undo;
+mod warm_connections;
