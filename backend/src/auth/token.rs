@@ -8,8 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
 use std::{
+    collections::HashMap,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicI64, Ordering},
     },
     time::Duration,
@@ -89,6 +90,50 @@ pub struct TokenKeys {
     ttl: Duration,
     max_lifetime: Duration,
     clock: Clock,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// How many verified tokens are remembered: a few hundred bytes each.
+pub const REMEMBERED_TOKENS: usize = 4096;
+
+/// Tokens whose signature and claims were already checked, by their exact text, with what they
+/// say. A client sends the same token with every request until it refreshes it, and checking
+/// one (three JSON documents and an HMAC) was the largest part of the backend's own CPU on the
+/// cached task list (docs/benchmarks.md). Only what cannot change is remembered: the expiry
+/// and lifetime are checked against the clock on every request, and revocation is the
+/// database's to say as before. Nothing enters but a token that verified, so forged or
+/// malformed tokens cannot fill it; a full one forgets its expired tokens, or all of them.
+#[derive(Debug, Default)]
+struct VerifiedTokens {
+    by_text: Mutex<HashMap<Box<str>, Verified>>,
+}
+
+#[derive(Debug, Clone)]
+struct Verified {
+    session: Session,
+    expires_at: i64,
+}
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<Verified> {
+        self.lock().get(token).cloned()
+    }
+
+    fn remember(&self, token: &str, verified: Verified, now: i64) {
+        let mut by_text = self.lock();
+        if by_text.len() >= REMEMBERED_TOKENS {
+            by_text.retain(|_, known| now <= known.expires_at.saturating_add(LEEWAY_SECS));
+            if by_text.len() >= REMEMBERED_TOKENS {
+                by_text.clear();
+            }
+        }
+        by_text.insert(token.into(), verified);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Verified>> {
+        // Inserts and removals only: a panic cannot leave an entry half-written.
+        self.by_text.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -123,6 +168,7 @@ impl TokenKeys {
             ttl,
             max_lifetime,
             clock,
+            verified: Arc::default(),
         }
     }
 
@@ -177,20 +223,39 @@ impl TokenKeys {
     /// The session of a valid token signed with our secret, unexpired and within its lifetime.
     /// Whether it was revoked is the database's to say (`AuthUser`).
     pub fn verify(&self, token: &str) -> Result<Session, TokenError> {
+        let now = self.clock.now();
+        let Verified { session, expires_at } = match self.verified.get(token) {
+            Some(known) => known,
+            None => {
+                let verified = self.decode(token)?;
+                self.verified.remember(token, verified.clone(), now.timestamp());
+                verified
+            }
+        };
+        // The lifetime first, so that a client learns why refreshing no longer helps.
+        if now >= session.ends_at {
+            return Err(TokenError::LifetimeOver);
+        }
+        if now.timestamp() > expires_at.saturating_add(LEEWAY_SECS) {
+            return Err(TokenError::Expired);
+        }
+        Ok(session)
+    }
+
+    /// What a token signed with our secret says, whenever it is asked.
+    fn decode(&self, token: &str) -> Result<Verified, TokenError> {
         let claims = decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::BadSubject)?;
         let id = Uuid::parse_str(&claims.sid).map_err(|_| TokenError::BadSubject)?;
         let signed_in_at = DateTime::from_timestamp(claims.auth_time, 0).ok_or(TokenError::BadSubject)?;
         let ends_at = signed_in_at + delta(self.max_lifetime);
-        let now = self.clock.now();
-        // The lifetime first, so that a client learns why refreshing no longer helps.
-        if now >= ends_at {
-            return Err(TokenError::LifetimeOver);
-        }
-        if now.timestamp() > claims.exp.saturating_add(LEEWAY_SECS) {
-            return Err(TokenError::Expired);
-        }
-        Ok(Session { user_id, email: claims.email, id, signed_in_at, version: claims.ver, ends_at })
+        let session = Session { user_id, email: claims.email, id, signed_in_at, version: claims.ver, ends_at };
+        Ok(Verified { session, expires_at: claims.exp })
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn remembered(&self) -> usize {
+        self.verified.lock().len()
     }
 }
 
@@ -243,6 +308,62 @@ mod tests {
         clock.advance(Duration::from_secs(30 * 60));
         assert!(matches!(keys.verify(&token), Err(TokenError::LifetimeOver)));
         assert!(matches!(keys.renew(&first, "a@b.co"), Err(TokenError::LifetimeOver)));
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_still_ends_with_its_session() {
+        let clock = Clock::default();
+        let keys = keys(&clock);
+        let (token, _) = keys.sign_in(Uuid::new_v4(), "a@b.co", 0).unwrap();
+        let first = keys.verify(&token).unwrap();
+        assert_eq!(keys.remembered(), 1);
+        assert_eq!(keys.verify(&token).unwrap(), first, "the same session from memory");
+        clock.advance(HOUR + Duration::from_secs(LEEWAY_SECS as u64 + 1));
+        assert!(matches!(keys.verify(&token), Err(TokenError::Expired)));
+
+        let (renewed, _) = keys.renew(&first, "a@b.co").unwrap();
+        assert!(keys.verify(&renewed).is_ok());
+        clock.advance(2 * HOUR);
+        assert!(matches!(keys.verify(&renewed), Err(TokenError::LifetimeOver)));
+    }
+
+    #[test]
+    fn a_token_one_character_away_from_a_remembered_one_is_checked_and_refused() {
+        let clock = Clock::default();
+        let keys = keys(&clock);
+        let (token, _) = keys.sign_in(Uuid::new_v4(), "a@b.co", 0).unwrap();
+        keys.verify(&token).unwrap();
+        // A character of the signature that carries six bits of it, changed.
+        let (head, rest) = token.split_at(token.len() - 10);
+        let tampered = format!("{head}{}{}", if rest.starts_with('A') { 'B' } else { 'A' }, &rest[1..]);
+        assert!(matches!(keys.verify(&tampered), Err(TokenError::Invalid(_))));
+        assert!(matches!(keys.verify(&format!("{token} ")), Err(TokenError::Invalid(_))));
+        assert!(matches!(keys.verify(&token[..token.len() - 1]), Err(TokenError::Invalid(_))));
+        assert_eq!(keys.remembered(), 1, "nothing that failed is remembered");
+    }
+
+    #[test]
+    fn memory_is_bounded_and_forgets_expired_tokens_first() {
+        let clock = Clock::default();
+        let keys = keys(&clock);
+        let (old, _) = keys.sign_in(Uuid::new_v4(), "a@b.co", 0).unwrap();
+        keys.verify(&old).unwrap();
+        clock.advance(HOUR + Duration::from_secs(LEEWAY_SECS as u64 + 1));
+        let fresh: Vec<String> =
+            (1..REMEMBERED_TOKENS).map(|i| keys.sign_in(Uuid::new_v4(), &format!("{i}@b.co"), 0).unwrap().0).collect();
+        for token in &fresh {
+            keys.verify(token).unwrap();
+        }
+        assert_eq!(keys.remembered(), REMEMBERED_TOKENS);
+        let (one_more, _) = keys.sign_in(Uuid::new_v4(), "last@b.co", 0).unwrap();
+        keys.verify(&one_more).unwrap();
+        assert_eq!(keys.remembered(), REMEMBERED_TOKENS, "the expired one made room");
+        let (another, _) = keys.sign_in(Uuid::new_v4(), "another@b.co", 0).unwrap();
+        keys.verify(&another).unwrap();
+        assert_eq!(keys.remembered(), 1, "none expired: all forgotten, the new one kept");
+        for token in &fresh {
+            keys.verify(token).unwrap();
+        }
     }
 
     #[test]
