@@ -148,8 +148,12 @@ pub async fn scrape(
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let size = state.pool.size();
     let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
+    // Kept by the task list for its next request (`crate::warm`): checked out of the pool, idle.
+    let kept = u32::try_from(state.warm.kept()).unwrap_or(u32::MAX);
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
-    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size.saturating_sub(idle)));
+    metrics::gauge!("db_pool_connections", "state" => "kept").set(f64::from(kept));
+    metrics::gauge!("db_pool_connections", "state" => "in_use")
+        .set(f64::from(size.saturating_sub(idle).saturating_sub(kept)));
     metrics::gauge!("db_pool_max_connections").set(f64::from(state.pool.options().get_max_connections()));
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
