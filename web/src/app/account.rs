@@ -140,7 +140,7 @@ pub fn Account() -> Element {
                     }
                 }
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
-                    if busy() { "Changing your password…" } else { "Change password" }
+                    {if busy() { "Changing your password…" } else { "Change password" }}
                 }
             }
             section { class: "everywhere",

@@ -40,7 +40,7 @@ pub fn SignIn() -> Element {
                     }
                 }
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
-                    if busy() { "Signing in…" } else { "Sign in" }
+                    {if busy() { "Signing in…" } else { "Sign in" }}
                 }
             }
             p { class: "switch",
@@ -95,7 +95,7 @@ pub fn SignUp() -> Element {
                     }
                 }
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
-                    if busy() { "Creating your account…" } else { "Create account" }
+                    {if busy() { "Creating your account…" } else { "Create account" }}
                 }
             }
             p { class: "switch",

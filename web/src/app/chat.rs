@@ -279,7 +279,7 @@ pub fn ChatPanel() -> Element {
                 }
                 for (index, turn) in turns.read().iter().enumerate() {
                     div { key: "{index}", class: if turn.from_user { "message user" } else if turn.streaming { "message assistant streaming" } else { "message assistant" },
-                        span { class: "visually-hidden", if turn.from_user { "You said:" } else { "Assistant:" } }
+                        span { class: "visually-hidden", {if turn.from_user { "You said:" } else { "Assistant:" }} }
                         if !turn.chips.is_empty() {
                             ul { class: "chips", aria_label: "Actions taken",
                                 for (position, chip) in turn.chips.iter().enumerate() {
@@ -337,7 +337,7 @@ pub fn ChatPanel() -> Element {
                     },
                 }
                 button { r#type: "submit", class: "primary", disabled: pending() || input().trim().is_empty(),
-                    if pending() { "Sending…" } else { "Send" }
+                    {if pending() { "Sending…" } else { "Send" }}
                 }
             }
         }

@@ -239,6 +239,8 @@ pub fn TaskPanel() -> Element {
     let filtered = status() != StatusFilter::All || !search().trim().is_empty() || tag().is_some();
     let overdue = visible.as_ref().map(|list| list.iter().filter(|task| task.is_overdue(now)).count()).unwrap_or(0);
     let shown_total = total() - i64::from(hidden.is_some());
+    let plus = if total_exact() { "" } else { "+" };
+    let noun = if shown_total == 1 { "task" } else { "tasks" };
 
     rsx! {
         section { class: "panel tasks-panel", aria_labelledby: "tasks-heading",
@@ -246,7 +248,7 @@ pub fn TaskPanel() -> Element {
                 h2 { id: "tasks-heading", "Tasks" }
                 p { class: "count", aria_live: "polite",
                     if visible.is_some() {
-                        "{shown_total}" if !total_exact() { "+" } " " if shown_total == 1 { "task" } else { "tasks" }
+                        "{shown_total}{plus} {noun}"
                         if overdue > 0 { span { class: "overdue-count", " · {overdue} overdue" } }
                     }
                     if loading() && visible.is_some() { span { class: "refreshing", " · updating…" } }
@@ -430,13 +432,13 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
                     }
                 }
                 button { r#type: "submit", class: "primary", disabled: busy() || title().trim().is_empty(),
-                    if busy() { "Adding…" } else { "Add task" }
+                    {if busy() { "Adding…" } else { "Add task" }}
                 }
             }
             button {
                 r#type: "button", class: "link details-toggle", aria_expanded: "{more}", aria_controls: "new-task-details",
                 onclick: move |_| more.toggle(),
-                if more() { "Fewer details" } else { "Priority, tags, due date…" }
+                {if more() { "Fewer details" } else { "Priority, tags, due date…" }}
             }
             div { id: "new-task-details", class: "new-task-details", hidden: !more(),
                 Field { id: "new-task-priority", label: "Priority", error: failure.as_ref().and_then(|e| e.field("priority")),
@@ -523,7 +525,7 @@ fn TaskRow(
                     span { class: "badge priority-{task.priority}", title: "Priority", "{capitalised(task.priority)}" }
                     if let Some(due) = task.due_at {
                         span { class: if overdue { "due overdue" } else { "due" }, title: "{time::full(due)}",
-                            if overdue { "Overdue · {time::due_label(due)}" } else { "Due {time::due_label(due)}" }
+                            {format!("{} {}", if overdue { "Overdue ·" } else { "Due" }, time::due_label(due))}
                         }
                     }
                     for name in task.tags.iter().cloned() {
