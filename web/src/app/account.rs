@@ -3,9 +3,9 @@
 //! that a copied token stops working too.
 
 use super::{
-    NoticeBanner,
+    notice_banner,
     api::{self, ApiError},
-    auth::{AuthLayout, Field, FormError},
+    auth::{auth_layout, field, form_error},
     state::{AppState, Notice, NoticeKind, Route},
 };
 use api_types::ChangePasswordRequest;
@@ -111,34 +111,33 @@ pub fn Account() -> Element {
 
     let field_error = move |name: &str| error().and_then(|e| e.field(name));
     rsx! {
-        AuthLayout { title: "Change your password",
-            NoticeBanner {}
+        {auth_layout("Change your password", rsx! {
+            {notice_banner(app)}
             if changed() {
                 p { id: "password-changed", class: "notice info", role: "status",
                     "Your password has been changed. Every other device has been signed out; this one stays signed in."
                 }
             }
             form { class: "auth-form", novalidate: true, onsubmit: submit,
-                FormError { error: error() }
-                Field { id: "current-password", label: "Current password", error: field_error("current_password"),
+                {form_error(error())}
+                {field("current-password", "Current password", None, field_error("current_password"), "", rsx! {
                     input {
                         id: "current-password", r#type: "password", autocomplete: "current-password", required: true,
                         autofocus: true, value: "{current}", oninput: move |e| current.set(e.value()),
                     }
-                }
-                Field { id: "new-password", label: "New password", hint: "At least 8 characters.",
-                    error: field_error("new_password"),
+                })}
+                {field("new-password", "New password", Some("At least 8 characters."), field_error("new_password"), "", rsx! {
                     input {
                         id: "new-password", r#type: "password", autocomplete: "new-password", required: true,
                         minlength: "8", value: "{new}", oninput: move |e| new.set(e.value()),
                     }
-                }
-                Field { id: "confirm-password", label: "New password, again", error: confirm_error(),
+                })}
+                {field("confirm-password", "New password, again", None, confirm_error(), "", rsx! {
                     input {
                         id: "confirm-password", r#type: "password", autocomplete: "new-password", required: true,
                         value: "{confirm}", oninput: move |e| confirm.set(e.value()),
                     }
-                }
+                })}
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
                     {if busy() { "Changing your password…" } else { "Change password" }}
                 }
@@ -158,6 +157,6 @@ pub fn Account() -> Element {
                     "Back to your tasks"
                 }
             }
-        }
+        })}
     }
 }

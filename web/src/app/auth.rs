@@ -1,7 +1,7 @@
 //! `/signin` and `/signup`: one form each; the API's field errors appear next to their inputs.
 
 use super::{
-    NoticeBanner,
+    notice_banner,
     api::{self, ApiError},
     state::{AppState, Route},
 };
@@ -23,22 +23,22 @@ pub fn SignIn() -> Element {
     };
 
     rsx! {
-        AuthLayout { title: "Sign in",
-            NoticeBanner {}
+        {auth_layout("Sign in", rsx! {
+            {notice_banner(app)}
             form { class: "auth-form", novalidate: true, onsubmit: submit,
-                FormError { error: error() }
-                Field { id: "signin-email", label: "Email", error: error().and_then(|e| e.field("email")),
+                {form_error(error())}
+                {field("signin-email", "Email", None, error().and_then(|e| e.field("email")), "", rsx! {
                     input {
                         id: "signin-email", r#type: "email", autocomplete: "email", required: true, autofocus: true,
                         value: "{email}", oninput: move |e| email.set(e.value()),
                     }
-                }
-                Field { id: "signin-password", label: "Password", error: error().and_then(|e| e.field("password")),
+                })}
+                {field("signin-password", "Password", None, error().and_then(|e| e.field("password")), "", rsx! {
                     input {
                         id: "signin-password", r#type: "password", autocomplete: "current-password", required: true,
                         value: "{password}", oninput: move |e| password.set(e.value()),
                     }
-                }
+                })}
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
                     {if busy() { "Signing in…" } else { "Sign in" }}
                 }
@@ -47,7 +47,7 @@ pub fn SignIn() -> Element {
                 "New here? "
                 a { href: "/signup", onclick: move |e: MouseEvent| { e.prevent_default(); app.navigate(Route::SignUp) }, "Create an account" }
             }
-        }
+        })}
     }
 }
 
@@ -72,28 +72,27 @@ pub fn SignUp() -> Element {
     };
 
     rsx! {
-        AuthLayout { title: "Create your account",
+        {auth_layout("Create your account", rsx! {
             form { class: "auth-form", novalidate: true, onsubmit: submit,
-                FormError { error: error() }
-                Field { id: "signup-name", label: "Name", error: error().and_then(|e| e.field("name")),
+                {form_error(error())}
+                {field("signup-name", "Name", None, error().and_then(|e| e.field("name")), "", rsx! {
                     input {
                         id: "signup-name", r#type: "text", autocomplete: "name", required: true, autofocus: true,
                         value: "{name}", oninput: move |e| name.set(e.value()),
                     }
-                }
-                Field { id: "signup-email", label: "Email", error: error().and_then(|e| e.field("email")),
+                })}
+                {field("signup-email", "Email", None, error().and_then(|e| e.field("email")), "", rsx! {
                     input {
                         id: "signup-email", r#type: "email", autocomplete: "email", required: true,
                         value: "{email}", oninput: move |e| email.set(e.value()),
                     }
-                }
-                Field { id: "signup-password", label: "Password", hint: "At least 8 characters.",
-                    error: error().and_then(|e| e.field("password")),
+                })}
+                {field("signup-password", "Password", Some("At least 8 characters."), error().and_then(|e| e.field("password")), "", rsx! {
                     input {
                         id: "signup-password", r#type: "password", autocomplete: "new-password", required: true,
                         minlength: "8", value: "{password}", oninput: move |e| password.set(e.value()),
                     }
-                }
+                })}
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
                     {if busy() { "Creating your account…" } else { "Create account" }}
                 }
@@ -102,7 +101,7 @@ pub fn SignUp() -> Element {
                 "Already have an account? "
                 a { href: "/signin", onclick: move |e: MouseEvent| { e.prevent_default(); app.navigate(Route::SignIn) }, "Sign in" }
             }
-        }
+        })}
     }
 }
 
@@ -143,8 +142,8 @@ impl AuthForm {
     }
 }
 
-#[component]
-pub fn AuthLayout(title: &'static str, children: Element) -> Element {
+/// The card around the sign-in, sign-up and account pages.
+pub fn auth_layout(title: &str, children: Element) -> Element {
     rsx! {
         main { id: "content", class: "auth-page",
             div { class: "auth-card",
@@ -160,21 +159,15 @@ pub fn AuthLayout(title: &'static str, children: Element) -> Element {
     }
 }
 
-/// A label, the input (as children), a hint and the API's message for this field.
-#[component]
-pub fn Field(
-    id: String,
-    label: String,
-    #[props(default)] hint: Option<String>,
-    error: Option<String>,
-    #[props(default)] class: Option<String>,
-    children: Element,
-) -> Element {
-    let class = format!("field {}{}", class.unwrap_or_default(), if error.is_some() { " invalid" } else { "" });
+/// A label, the input, a hint and the API's message for this field. A function rather than a
+/// component: it has no state of its own, and each component costs the app its own props
+/// type and render wrapper.
+pub fn field(id: &str, label: &str, hint: Option<&str>, error: Option<String>, class: &str, input: Element) -> Element {
+    let class = format!("field {class}{}", if error.is_some() { " invalid" } else { "" });
     rsx! {
         div { class,
             label { r#for: "{id}", "{label}" }
-            {children}
+            {input}
             if let Some(hint) = hint {
                 small { class: "hint", "{hint}" }
             }
@@ -186,8 +179,7 @@ pub fn Field(
 }
 
 /// The error of the whole form, when there is one that no single field owns.
-#[component]
-pub fn FormError(error: Option<ApiError>) -> Element {
+pub fn form_error(error: Option<ApiError>) -> Element {
     match error {
         Some(error) => rsx! { p { class: "form-error", role: "alert", "{error.message()}" } },
         None => rsx! {},

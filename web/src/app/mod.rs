@@ -94,9 +94,7 @@ fn Home() -> Element {
 }
 
 /// The notice left for this page, if any (e.g. why the user was signed out).
-#[component]
-fn NoticeBanner() -> Element {
-    let app = use_context::<AppState>();
+fn notice_banner(app: AppState) -> Element {
     let notice = app.notice.read().clone();
     match notice {
         Some(notice) => {

@@ -4,7 +4,7 @@
 
 use super::{
     api::{self, ApiError},
-    auth::{Field, FormError},
+    auth::{field, form_error},
     browser,
     state::AppState,
     time,
@@ -423,14 +423,14 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
     let failure = error();
     rsx! {
         form { class: "new-task", novalidate: true, onsubmit: submit, aria_label: "Add a task",
-            FormError { error: failure.clone().filter(|failure| !["title", "tags", "due_at", "priority"].iter().any(|f| failure.field(f).is_some())) }
+            {form_error(failure.clone().filter(|failure| !["title", "tags", "due_at", "priority"].iter().any(|f| failure.field(f).is_some())))}
             div { class: "new-task-main",
-                Field { id: "new-task-title", label: "New task", class: "grow", error: failure.as_ref().and_then(|e| e.field("title")),
+                {field("new-task-title", "New task", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
                     input {
                         id: "new-task-title", r#type: "text", placeholder: "What needs doing?", maxlength: "200",
                         required: true, value: "{title}", oninput: move |e| title.set(e.value()),
                     }
-                }
+                })}
                 button { r#type: "submit", class: "primary", disabled: busy() || title().trim().is_empty(),
                     {if busy() { "Adding…" } else { "Add task" }}
                 }
@@ -441,20 +441,19 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
                 {if more() { "Fewer details" } else { "Priority, tags, due date…" }}
             }
             div { id: "new-task-details", class: "new-task-details", hidden: !more(),
-                Field { id: "new-task-priority", label: "Priority", error: failure.as_ref().and_then(|e| e.field("priority")),
+                {field("new-task-priority", "Priority", None, failure.as_ref().and_then(|e| e.field("priority")), "", rsx! {
                     select { id: "new-task-priority", onchange: move |e| priority.set(priority_from(&e.value())),
                         for option_priority in Priority::ALL {
                             option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
                         }
                     }
-                }
-                Field { id: "new-task-tags", label: "Tags", hint: "Separate with commas or spaces.",
-                    error: failure.as_ref().and_then(|e| e.field("tags")),
+                })}
+                {field("new-task-tags", "Tags", Some("Separate with commas or spaces."), failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
                     input { id: "new-task-tags", r#type: "text", placeholder: "home, errands", value: "{tags}", oninput: move |e| tags.set(e.value()) }
-                }
-                Field { id: "new-task-due", label: "Due date", error: due_error().or_else(|| failure.as_ref().and_then(|e| e.field("due_at"))),
+                })}
+                {field("new-task-due", "Due date", None, due_error().or_else(|| failure.as_ref().and_then(|e| e.field("due_at"))), "", rsx! {
                     input { id: "new-task-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
-                }
+                })}
             }
         }
     }
@@ -610,24 +609,24 @@ fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
         form {
             class: "edit-task", novalidate: true, onsubmit: submit, aria_label: "Edit task {id}",
             onkeydown: move |e| if e.key() == Key::Escape { on_done.call(None) },
-            FormError { error: failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()) }
-            Field { id: "edit-{id}-title", label: "Title", class: "grow", error: failure.as_ref().and_then(|e| e.field("title")),
+            {form_error(failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()))}
+            {field(&format!("edit-{id}-title"), "Title", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
                 input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: move |e| title.set(e.value()) }
-            }
+            })}
             div { class: "edit-row",
-                Field { id: "edit-{id}-priority", label: "Priority",
+                {field(&format!("edit-{id}-priority"), "Priority", None, None, "", rsx! {
                     select { id: "edit-{id}-priority", onchange: move |e| priority.set(priority_from(&e.value())),
                         for option_priority in Priority::ALL {
                             option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
                         }
                     }
-                }
-                Field { id: "edit-{id}-tags", label: "Tags", error: failure.as_ref().and_then(|e| e.field("tags")),
+                })}
+                {field(&format!("edit-{id}-tags"), "Tags", None, failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
                     input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: move |e| tags.set(e.value()) }
-                }
-                Field { id: "edit-{id}-due", label: "Due date", error: due_error(),
+                })}
+                {field(&format!("edit-{id}-due"), "Due date", None, due_error(), "", rsx! {
                     input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
-                }
+                })}
             }
             div { class: "edit-actions",
                 button { r#type: "submit", class: "primary", disabled: busy(), if busy() { "Saving…" } else { "Save" } }
