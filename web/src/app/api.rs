@@ -91,9 +91,9 @@ async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
     }
     let status = response.status();
     // The proxy and the backend always answer with ErrorBody; anything else is reported as is.
-    let body = match response.json::<ErrorBody>().await {
-        Ok(body) => body,
-        Err(_) => ErrorBody {
+    let body = match response.text().await.ok().and_then(|text| serde_json::from_str::<ErrorBody>(&text).ok()) {
+        Some(body) => body,
+        None => ErrorBody {
             error: "http_error".into(),
             message: format!("The server answered {status} {}.", response.status_text()),
             fields: Vec::new(),
@@ -103,7 +103,21 @@ async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
 }
 
 async fn json<T: DeserializeOwned>(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<T, ApiError> {
-    send(request).await?.json::<T>().await.map_err(|error| ApiError::Network(format!("unexpected answer: {error}")))
+    decode(&text(request).await?)
+}
+
+/// The body of a successful answer. Not generic, unlike `json`: the waiting is compiled once,
+/// and only the decoding once per type.
+async fn text(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<String, ApiError> {
+    send(request).await?.text().await.map_err(|error| unexpected(error.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|error| unexpected(error.to_string()))
+}
+
+fn unexpected(detail: String) -> ApiError {
+    ApiError::Network(format!("unexpected answer: {detail}"))
 }
 
 pub async fn sign_up(request: &SignUpRequest) -> Result<AuthResponse, ApiError> {
@@ -194,10 +208,9 @@ pub async fn chat(
         .json(request);
     let response = send(request).await?;
     let streamed = response.headers().get("content-type").is_some_and(|kind| kind.starts_with("text/event-stream"));
-    let unexpected = |detail: String| ApiError::Network(format!("unexpected answer: {detail}"));
     if !streamed {
-        let response = response.json::<ChatResponse>().await.map_err(|error| unexpected(error.to_string()))?;
-        on_event(ChatEvent::Done { response });
+        let text = response.text().await.map_err(|error| unexpected(error.to_string()))?;
+        on_event(ChatEvent::Done { response: decode::<ChatResponse>(&text)? });
         return Ok(());
     }
     let body = response.body().ok_or_else(|| unexpected("a stream without a body".to_owned()))?;
