@@ -97,12 +97,12 @@ pub fn ChatPanel() -> Element {
                 }
             })
             .await;
-            match (outcome, failed) {
-                (Ok(()), None) => {}
-                // The turn began, so the message is stored: it stays, and the conversation is
-                // shown as it was stored, with whatever the assistant did before it failed.
-                (Ok(()), Some(failure)) => after_failure(failure).await,
-                (Err(failure), _) if started => after_failure(failure).await,
+            // A failure once the turn began: the message is stored, so it stays, and the
+            // conversation is shown as it was stored, with whatever the assistant did before it
+            // failed. (One await of `after_failure`, so that its future is compiled in once.)
+            let failed_after_start = match (outcome, failed) {
+                (Ok(()), failed) => failed,
+                (Err(failure), _) if started => Some(failure),
                 (Err(failure), _) => {
                     turns.write().pop();
                     if failure.status() == Some(409) {
@@ -121,7 +121,11 @@ pub fn ChatPanel() -> Element {
                     if input.peek().is_empty() {
                         input.set(text);
                     }
+                    None
                 }
+            };
+            if let Some(failure) = failed_after_start {
+                after_failure(failure).await;
             }
             if started {
                 // The list is ordered by last activity, and a new conversation joins it.
