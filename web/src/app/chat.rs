@@ -165,7 +165,7 @@ pub fn ChatPanel() -> Element {
         error.set(None);
         spawn(async move {
             match api::undo_change(&credentials, change_id).await {
-                Ok(_) => {
+                Ok(()) => {
                     if let Some(Chip::Ran(record)) =
                         turns.write().get_mut(turn).and_then(|turn| turn.chips.get_mut(call))
                     {
