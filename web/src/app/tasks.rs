@@ -111,6 +111,8 @@ pub fn TaskPanel() -> Element {
     let mut toast = use_signal(|| None::<Toast>);
     let mut pending_delete = use_signal(|| None::<PendingDelete>);
     let mut next_token = use_signal(|| 0_u64);
+    // The rows showing their edit form, by task id.
+    let mut editing = use_signal(Vec::<i64>::new);
 
     let _loader = use_resource(move || {
         let (sort_by, order) = sort().query();
@@ -137,6 +139,11 @@ pub fn TaskPanel() -> Element {
                 Ok(page) => {
                     if tasks.peek().is_none() {
                         browser::mark("todo-chatbot:tasks-loaded");
+                    }
+                    // A row that left the list leaves its edit form behind, as a row of its
+                    // own (a component) would have gone with its state.
+                    if editing.peek().iter().any(|id| !page.items.iter().any(|task| task.id == *id)) {
+                        editing.write().retain(|id| page.items.iter().any(|task| task.id == *id));
                     }
                     total.set(page.total);
                     total_exact.set(page.total_exact);
@@ -332,14 +339,8 @@ pub fn TaskPanel() -> Element {
                 Some(list) => rsx! {
                     ul { class: "task-list", aria_label: "Tasks",
                         for task in list {
-                            TaskRow {
-                                key: "{task.id}",
-                                task: task.clone(),
-                                now,
-                                on_toggle: toggle,
-                                on_delete: delete,
-                                on_saved: replace,
-                                on_tag: move |name| tag.set(Some(name)),
+                            li { key: "{task.id}", class: row_class(&task, now, editing), "data-task-id": "{task.id}",
+                                {task_row(&task, now, editing, toggle, delete, replace, tag)}
                             }
                         }
                     }
@@ -467,40 +468,46 @@ fn capitalised(priority: Priority) -> &'static str {
     }
 }
 
-#[component]
-fn TaskRow(
-    task: Task,
-    now: DateTime<Utc>,
-    on_toggle: EventHandler<(i64, bool)>,
-    on_delete: EventHandler<Task>,
-    on_saved: EventHandler<Task>,
-    on_tag: EventHandler<String>,
-) -> Element {
-    let mut editing = use_signal(|| false);
-    let id = task.id;
+/// The class of a task's row.
+fn row_class(task: &Task, now: DateTime<Utc>, editing: Signal<Vec<i64>>) -> String {
+    if editing.read().contains(&task.id) {
+        return "task editing".to_owned();
+    }
     let overdue = task.is_overdue(now);
-    let class = format!("task{}{}", if task.completed { " done" } else { "" }, if overdue { " overdue" } else { "" });
+    format!("task{}{}", if task.completed { " done" } else { "" }, if overdue { " overdue" } else { "" })
+}
 
-    if editing() {
+/// What a task's row holds: the task, or its edit form. A function of the panel rather than a
+/// component (see `auth::field`): the rows being edited are the panel's state, `editing`.
+fn task_row(
+    task: &Task,
+    now: DateTime<Utc>,
+    mut editing: Signal<Vec<i64>>,
+    mut on_toggle: impl FnMut((i64, bool)) + Copy + 'static,
+    mut on_delete: impl FnMut(Task) + Copy + 'static,
+    mut on_saved: impl FnMut(Task) + Copy + 'static,
+    mut tag: Signal<Option<String>>,
+) -> Element {
+    let id = task.id;
+    if editing.read().contains(&id) {
         return rsx! {
-            li { class: "task editing", "data-task-id": "{id}",
-                EditTask {
-                    task: task.clone(),
-                    on_done: move |saved: Option<Task>| {
-                        editing.set(false);
-                        if let Some(saved) = saved {
-                            on_saved.call(saved);
-                        }
-                        spawn(async move {
-                            browser::sleep(0).await;
-                            browser::focus(&format!("edit-{id}"));
-                        });
-                    },
-                }
+            EditTask {
+                task: task.clone(),
+                on_done: move |saved: Option<Task>| {
+                    editing.write().retain(|editing| *editing != id);
+                    if let Some(saved) = saved {
+                        on_saved(saved);
+                    }
+                    spawn(async move {
+                        browser::sleep(0).await;
+                        browser::focus(&format!("edit-{id}"));
+                    });
+                },
             }
         };
     }
 
+    let overdue = task.is_overdue(now);
     let checkbox_label = if task.completed {
         format!("Mark “{}” as not done", task.title)
     } else {
@@ -509,51 +516,49 @@ fn TaskRow(
     let completed = task.completed;
     let deleted = task.clone();
     rsx! {
-        li { class, "data-task-id": "{id}",
-            input {
-                id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
-                aria_label: "{checkbox_label}",
-                onchange: move |e| on_toggle.call((id, e.checked())),
+        input {
+            id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
+            aria_label: "{checkbox_label}",
+            onchange: move |e| on_toggle((id, e.checked())),
+        }
+        div { class: "task-main",
+            span { class: "task-title", ondoubleclick: move |_| editing.write().push(id), "{task.title}" }
+            if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
+                p { class: "task-description", "{description}" }
             }
-            div { class: "task-main",
-                span { class: "task-title", ondoubleclick: move |_| editing.set(true), "{task.title}" }
-                if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
-                    p { class: "task-description", "{description}" }
-                }
-                div { class: "task-meta",
-                    span { class: "badge priority-{task.priority}", title: "Priority", "{capitalised(task.priority)}" }
-                    if let Some(due) = task.due_at {
-                        span { class: if overdue { "due overdue" } else { "due" }, title: "{time::full(due)}",
-                            {format!("{} {}", if overdue { "Overdue ·" } else { "Due" }, time::due_label(due))}
-                        }
+            div { class: "task-meta",
+                span { class: "badge priority-{task.priority}", title: "Priority", "{capitalised(task.priority)}" }
+                if let Some(due) = task.due_at {
+                    span { class: if overdue { "due overdue" } else { "due" }, title: "{time::full(due)}",
+                        {format!("{} {}", if overdue { "Overdue ·" } else { "Due" }, time::due_label(due))}
                     }
-                    for name in task.tags.iter().cloned() {
-                        button {
-                            key: "{name}", r#type: "button", class: "tag", title: "Show only tasks tagged #{name}",
-                            onclick: move |_| on_tag.call(name.clone()),
-                            "#{name}"
-                        }
-                    }
-                    span { class: "task-id", "#{id}" }
                 }
+                for name in task.tags.iter().cloned() {
+                    button {
+                        key: "{name}", r#type: "button", class: "tag", title: "Show only tasks tagged #{name}",
+                        onclick: move |_| tag.set(Some(name.clone())),
+                        "#{name}"
+                    }
+                }
+                span { class: "task-id", "#{id}" }
             }
-            div { class: "task-actions",
-                button {
-                    id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
-                    onclick: move |_| {
-                        editing.set(true);
-                        spawn(async move {
-                            browser::sleep(0).await;
-                            browser::focus(&format!("edit-{id}-title"));
-                        });
-                    },
-                    "Edit"
-                }
-                button {
-                    r#type: "button", class: "icon-text danger", aria_label: "Delete “{task.title}”",
-                    onclick: move |_| on_delete.call(deleted.clone()),
-                    "Delete"
-                }
+        }
+        div { class: "task-actions",
+            button {
+                id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
+                onclick: move |_| {
+                    editing.write().push(id);
+                    spawn(async move {
+                        browser::sleep(0).await;
+                        browser::focus(&format!("edit-{id}-title"));
+                    });
+                },
+                "Edit"
+            }
+            button {
+                r#type: "button", class: "icon-text danger", aria_label: "Delete “{task.title}”",
+                onclick: move |_| on_delete(deleted.clone()),
+                "Delete"
             }
         }
     }
