@@ -5,7 +5,7 @@ use super::{
     api::{self, ApiError},
     state::{AppState, Route},
 };
-use api_types::{AuthResponse, SignInRequest, SignUpRequest};
+use api_types::{SignInRequest, SignUpRequest};
 use dioxus::prelude::*;
 
 #[component]
@@ -17,9 +17,8 @@ pub fn SignIn() -> Element {
     let (busy, error) = (form.busy, form.error);
 
     let submit = move |event: FormEvent| {
-        form.submit(event, app, async move {
-            api::sign_in(&SignInRequest { email: email().trim().to_owned(), password: password() }).await
-        })
+        let request = SignInRequest { email: email().trim().to_owned(), password: password() };
+        form.submit(event, app, AuthRequest::SignIn(request))
     };
 
     rsx! {
@@ -61,14 +60,9 @@ pub fn SignUp() -> Element {
     let (busy, error) = (form.busy, form.error);
 
     let submit = move |event: FormEvent| {
-        form.submit(event, app, async move {
-            let request = SignUpRequest {
-                email: email().trim().to_owned(),
-                password: password(),
-                name: name().trim().to_owned(),
-            };
-            api::sign_up(&request).await
-        })
+        let request =
+            SignUpRequest { email: email().trim().to_owned(), password: password(), name: name().trim().to_owned() };
+        form.submit(event, app, AuthRequest::SignUp(request))
     };
 
     rsx! {
@@ -105,6 +99,13 @@ pub fn SignUp() -> Element {
     }
 }
 
+/// What the sign-in and sign-up forms send. One type, so that `AuthForm::submit` and the task
+/// it spawns are compiled once for both forms.
+enum AuthRequest {
+    SignIn(SignInRequest),
+    SignUp(SignUpRequest),
+}
+
 /// What the sign-in and sign-up forms share: busy while their request runs, the API's error
 /// when it failed, and a session for the app when it worked.
 #[derive(Clone, Copy)]
@@ -119,12 +120,7 @@ fn use_auth_form() -> AuthForm {
 
 impl AuthForm {
     /// Sends `request` unless one is already on its way, then signs in or shows the error.
-    fn submit(
-        mut self,
-        event: FormEvent,
-        app: AppState,
-        request: impl Future<Output = Result<AuthResponse, ApiError>> + 'static,
-    ) {
+    fn submit(mut self, event: FormEvent, app: AppState, request: AuthRequest) {
         // Without this the browser would submit the form itself and reload the page.
         event.prevent_default();
         if (self.busy)() {
@@ -133,7 +129,11 @@ impl AuthForm {
         spawn(async move {
             self.busy.set(true);
             self.error.set(None);
-            match request.await {
+            let answer = match request {
+                AuthRequest::SignIn(request) => api::sign_in(&request).await,
+                AuthRequest::SignUp(request) => api::sign_up(&request).await,
+            };
+            match answer {
                 Ok(session) => app.signed_in(session),
                 Err(failure) => self.error.set(Some(failure)),
             }
