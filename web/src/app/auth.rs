@@ -1,9 +1,10 @@
 //! `/signin` and `/signup`: one form each; the API's field errors appear next to their inputs.
 
 use super::{
-    notice_banner,
     api::{self, ApiError},
+    notice_banner,
     state::{AppState, Route},
+    typed_into,
 };
 use api_types::{SignInRequest, SignUpRequest};
 use dioxus::prelude::*;
@@ -11,8 +12,8 @@ use dioxus::prelude::*;
 #[component]
 pub fn SignIn() -> Element {
     let app = use_context::<AppState>();
-    let mut email = use_signal(String::new);
-    let mut password = use_signal(String::new);
+    let email = use_signal(String::new);
+    let password = use_signal(String::new);
     let form = use_auth_form();
     let (busy, error) = (form.busy, form.error);
 
@@ -29,13 +30,13 @@ pub fn SignIn() -> Element {
                 {field("signin-email", "Email", None, error().and_then(|e| e.field("email")), "", rsx! {
                     input {
                         id: "signin-email", r#type: "email", autocomplete: "email", required: true, autofocus: true,
-                        value: "{email}", oninput: move |e| email.set(e.value()),
+                        value: "{email}", oninput: typed_into(email),
                     }
                 })}
                 {field("signin-password", "Password", None, error().and_then(|e| e.field("password")), "", rsx! {
                     input {
                         id: "signin-password", r#type: "password", autocomplete: "current-password", required: true,
-                        value: "{password}", oninput: move |e| password.set(e.value()),
+                        value: "{password}", oninput: typed_into(password),
                     }
                 })}
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
@@ -53,9 +54,9 @@ pub fn SignIn() -> Element {
 #[component]
 pub fn SignUp() -> Element {
     let app = use_context::<AppState>();
-    let mut name = use_signal(String::new);
-    let mut email = use_signal(String::new);
-    let mut password = use_signal(String::new);
+    let name = use_signal(String::new);
+    let email = use_signal(String::new);
+    let password = use_signal(String::new);
     let form = use_auth_form();
     let (busy, error) = (form.busy, form.error);
 
@@ -72,19 +73,19 @@ pub fn SignUp() -> Element {
                 {field("signup-name", "Name", None, error().and_then(|e| e.field("name")), "", rsx! {
                     input {
                         id: "signup-name", r#type: "text", autocomplete: "name", required: true, autofocus: true,
-                        value: "{name}", oninput: move |e| name.set(e.value()),
+                        value: "{name}", oninput: typed_into(name),
                     }
                 })}
                 {field("signup-email", "Email", None, error().and_then(|e| e.field("email")), "", rsx! {
                     input {
                         id: "signup-email", r#type: "email", autocomplete: "email", required: true,
-                        value: "{email}", oninput: move |e| email.set(e.value()),
+                        value: "{email}", oninput: typed_into(email),
                     }
                 })}
                 {field("signup-password", "Password", Some("At least 8 characters."), error().and_then(|e| e.field("password")), "", rsx! {
                     input {
                         id: "signup-password", r#type: "password", autocomplete: "new-password", required: true,
-                        minlength: "8", value: "{password}", oninput: move |e| password.set(e.value()),
+                        minlength: "8", value: "{password}", oninput: typed_into(password),
                     }
                 })}
                 button { r#type: "submit", class: "primary wide", disabled: busy(),

@@ -2,7 +2,7 @@
 //! the text grows as it arrives, and each tool shows as a chip under it, running until its
 //! result is in; a tool that changed tasks tells the task list to reload.
 
-use super::{api, browser, state::AppState, time};
+use super::{api, browser, state::AppState, time, typed_into};
 use crate::chat_log::{Applied, Chip, Turn, turns_from};
 use api_types::{AssistantMode, ChatRequest};
 use dioxus::prelude::*;
@@ -332,7 +332,7 @@ pub fn ChatPanel() -> Element {
                 label { r#for: "chat-input", class: "visually-hidden", "Message the assistant" }
                 textarea {
                     id: "chat-input", rows: "2", placeholder: "Message the assistant… (Enter sends, Shift+Enter for a new line)",
-                    value: "{input}", oninput: move |e| input.set(e.value()),
+                    value: "{input}", oninput: typed_into(input),
                     onkeydown: move |e: KeyboardEvent| {
                         if e.key() == Key::Enter && !e.modifiers().contains(Modifiers::SHIFT) {
                             e.prevent_default();

@@ -107,3 +107,10 @@ fn notice_banner(app: AppState) -> Element {
         None => rsx! {},
     }
 }
+
+/// The `oninput` of a text field: keeps `signal` equal to what is typed. Every field of the app
+/// shares this one closure type, so Dioxus' listener code is compiled once for all of them
+/// instead of once per field.
+fn typed_into(mut signal: Signal<String>) -> impl FnMut(FormEvent) + 'static {
+    move |event| signal.set(event.value())
+}

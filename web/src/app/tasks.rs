@@ -7,7 +7,7 @@ use super::{
     auth::{field, form_error},
     browser,
     state::AppState,
-    time,
+    time, typed_into,
 };
 use api_types::{NewTask, Priority, SortOrder, StatusFilter, Task, TaskPatch, TaskQuery, TaskSort};
 use chrono::{DateTime, Utc};
@@ -279,7 +279,7 @@ pub fn TaskPanel() -> Element {
                     label { r#for: "task-search", class: "visually-hidden", "Search tasks" }
                     input {
                         id: "task-search", r#type: "search", placeholder: "Search tasks…",
-                        value: "{search}", oninput: move |e| search.set(e.value()),
+                        value: "{search}", oninput: typed_into(search),
                     }
                 }
                 if let Some(current) = tag() {
@@ -429,7 +429,7 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
                 {field("new-task-title", "New task", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
                     input {
                         id: "new-task-title", r#type: "text", placeholder: "What needs doing?", maxlength: "200",
-                        required: true, value: "{title}", oninput: move |e| title.set(e.value()),
+                        required: true, value: "{title}", oninput: typed_into(title),
                     }
                 })}
                 button { r#type: "submit", class: "primary", disabled: busy() || title().trim().is_empty(),
@@ -450,10 +450,10 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
                     }
                 })}
                 {field("new-task-tags", "Tags", Some("Separate with commas or spaces."), failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
-                    input { id: "new-task-tags", r#type: "text", placeholder: "home, errands", value: "{tags}", oninput: move |e| tags.set(e.value()) }
+                    input { id: "new-task-tags", r#type: "text", placeholder: "home, errands", value: "{tags}", oninput: typed_into(tags) }
                 })}
                 {field("new-task-due", "Due date", None, due_error().or_else(|| failure.as_ref().and_then(|e| e.field("due_at"))), "", rsx! {
-                    input { id: "new-task-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
+                    input { id: "new-task-due", r#type: "date", value: "{due}", oninput: typed_into(due) }
                 })}
             }
         }
@@ -568,10 +568,10 @@ fn task_row(
 fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
     let app = use_context::<AppState>();
     let id = task.id;
-    let mut title = use_signal(|| task.title.clone());
+    let title = use_signal(|| task.title.clone());
     let mut priority = use_signal(|| task.priority);
-    let mut tags = use_signal(|| task.tags.join(", "));
-    let mut due = use_signal(|| time::date_input_value(task.due_at));
+    let tags = use_signal(|| task.tags.join(", "));
+    let due = use_signal(|| time::date_input_value(task.due_at));
     let mut busy = use_signal(|| false);
     let mut error = use_signal(|| None::<ApiError>);
     let mut due_error = use_signal(|| None::<String>);
@@ -616,7 +616,7 @@ fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
             onkeydown: move |e| if e.key() == Key::Escape { on_done.call(None) },
             {form_error(failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()))}
             {field(&format!("edit-{id}-title"), "Title", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
-                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: move |e| title.set(e.value()) }
+                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: typed_into(title) }
             })}
             div { class: "edit-row",
                 {field(&format!("edit-{id}-priority"), "Priority", None, None, "", rsx! {
@@ -627,10 +627,10 @@ fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
                     }
                 })}
                 {field(&format!("edit-{id}-tags"), "Tags", None, failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
-                    input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: move |e| tags.set(e.value()) }
+                    input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: typed_into(tags) }
                 })}
                 {field(&format!("edit-{id}-due"), "Due date", None, due_error(), "", rsx! {
-                    input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
+                    input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: typed_into(due) }
                 })}
             }
             div { class: "edit-actions",
