@@ -13,6 +13,7 @@ mod time;
 
 use dioxus::prelude::*;
 use state::{AppState, NoticeKind, Route};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn launch() {
     dioxus::launch(App);
@@ -34,6 +35,11 @@ fn App() -> Element {
         (true, Route::SignIn | Route::SignUp) => Route::Home,
         (_, route) => route,
     };
+    // One effect for both jobs (each use_effect is its own copy of Dioxus' effect code): the
+    // redirect whenever the session or the route changes, and the mark after the first render.
+    // The flag is a static: the effect's closure is replaced by each render's, and the app's
+    // root renders for the first time once per page.
+    static FIRST_RENDER_MARKED: AtomicBool = AtomicBool::new(false);
     use_effect(move || {
         let signed_in = app.session.read().is_some();
         let route = *app.route.read();
@@ -42,9 +48,10 @@ fn App() -> Element {
             (true, Route::SignIn | Route::SignUp) => app.redirect(Route::Home),
             _ => {}
         }
+        if !FIRST_RENDER_MARKED.swap(true, Ordering::Relaxed) {
+            browser::mark("todo-chatbot:first-render");
+        }
     });
-
-    use_effect(|| browser::mark("todo-chatbot:first-render"));
 
     rsx! {
         a { class: "skip-link", href: "#content", "Skip to content" }
