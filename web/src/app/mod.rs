@@ -67,12 +67,16 @@ fn App() -> Element {
 #[component]
 fn Home() -> Element {
     let app = use_context::<AppState>();
-    // A restored session is checked once; a revoked token ends it with the usual 401 path.
-    use_future(move || async move {
-        let Some(credentials) = app.credentials() else { return };
-        if let Err(error) = api::me(&credentials).await {
-            app.failed(&error);
-        }
+    // A restored session is checked once; a revoked token ends it with the usual 401 path. A
+    // task spawned once, owned by this page: use_future would add state and pause handling
+    // that nothing here reads.
+    use_hook(move || {
+        spawn(async move {
+            let Some(credentials) = app.credentials() else { return };
+            if let Err(error) = api::me(&credentials).await {
+                app.failed(&error);
+            }
+        })
     });
     let name = app.session.read().as_ref().map(|session| session.user.name.clone()).unwrap_or_default();
     rsx! {
