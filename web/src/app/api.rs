@@ -52,7 +52,7 @@ impl ApiError {
         let messages: Vec<&str> = body
             .fields
             .iter()
-            .filter(|error| error.field == name || error.field.starts_with(&format!("{name}[")))
+            .filter(|error| error.field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with('[')))
             .map(|error| error.message.as_str())
             .collect();
         (!messages.is_empty()).then(|| messages.join("; "))

@@ -88,8 +88,10 @@ fn parse_tags(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// A priority `<select>`'s value: one of `Priority::as_str`'s (`Priority`'s `FromStr` also
+/// reads people's spellings, which a select never sends).
 fn priority_from(value: &str) -> Priority {
-    value.parse().unwrap_or_default()
+    Priority::ALL.into_iter().find(|priority| priority.as_str() == value).unwrap_or_default()
 }
 
 #[component]
