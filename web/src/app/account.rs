@@ -3,10 +3,11 @@
 //! that a copied token stops working too.
 
 use super::{
-    NoticeBanner,
     api::{self, ApiError},
-    auth::{AuthLayout, Field, FormError},
+    auth::{auth_layout, field, form_error},
+    notice_banner,
     state::{AppState, Notice, NoticeKind, Route},
+    typed_into,
 };
 use api_types::ChangePasswordRequest;
 use dioxus::prelude::*;
@@ -51,9 +52,9 @@ pub fn SignOutButton() -> Element {
 #[component]
 pub fn Account() -> Element {
     let app = use_context::<AppState>();
-    let mut current = use_signal(String::new);
-    let mut new = use_signal(String::new);
-    let mut confirm = use_signal(String::new);
+    let current = use_signal(String::new);
+    let new = use_signal(String::new);
+    let confirm = use_signal(String::new);
     let mut busy = use_signal(|| false);
     let mut error = use_signal(|| None::<ApiError>);
     let mut confirm_error = use_signal(|| None::<String>);
@@ -111,36 +112,35 @@ pub fn Account() -> Element {
 
     let field_error = move |name: &str| error().and_then(|e| e.field(name));
     rsx! {
-        AuthLayout { title: "Change your password",
-            NoticeBanner {}
+        {auth_layout("Change your password", rsx! {
+            {notice_banner(app)}
             if changed() {
                 p { id: "password-changed", class: "notice info", role: "status",
                     "Your password has been changed. Every other device has been signed out; this one stays signed in."
                 }
             }
             form { class: "auth-form", novalidate: true, onsubmit: submit,
-                FormError { error: error() }
-                Field { id: "current-password", label: "Current password", error: field_error("current_password"),
+                {form_error(error())}
+                {field("current-password", "Current password", None, field_error("current_password"), "", rsx! {
                     input {
                         id: "current-password", r#type: "password", autocomplete: "current-password", required: true,
-                        autofocus: true, value: "{current}", oninput: move |e| current.set(e.value()),
+                        autofocus: true, value: "{current}", oninput: typed_into(current),
                     }
-                }
-                Field { id: "new-password", label: "New password", hint: "At least 8 characters.",
-                    error: field_error("new_password"),
+                })}
+                {field("new-password", "New password", Some("At least 8 characters."), field_error("new_password"), "", rsx! {
                     input {
                         id: "new-password", r#type: "password", autocomplete: "new-password", required: true,
-                        minlength: "8", value: "{new}", oninput: move |e| new.set(e.value()),
+                        minlength: "8", value: "{new}", oninput: typed_into(new),
                     }
-                }
-                Field { id: "confirm-password", label: "New password, again", error: confirm_error(),
+                })}
+                {field("confirm-password", "New password, again", None, confirm_error(), "", rsx! {
                     input {
                         id: "confirm-password", r#type: "password", autocomplete: "new-password", required: true,
-                        value: "{confirm}", oninput: move |e| confirm.set(e.value()),
+                        value: "{confirm}", oninput: typed_into(confirm),
                     }
-                }
+                })}
                 button { r#type: "submit", class: "primary wide", disabled: busy(),
-                    if busy() { "Changing your password…" } else { "Change password" }
+                    {if busy() { "Changing your password…" } else { "Change password" }}
                 }
             }
             section { class: "everywhere",
@@ -158,6 +158,6 @@ pub fn Account() -> Element {
                     "Back to your tasks"
                 }
             }
-        }
+        })}
     }
 }

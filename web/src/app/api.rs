@@ -5,7 +5,7 @@ use crate::chat_log::EventStream;
 use api_types::{
     AuthResponse, ChangePasswordRequest, ChatEvent, ChatMessage, ChatRequest, ChatResponse, CompleteRequest,
     ConversationSummary, ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch,
-    TaskQuery, UndoResponse, User,
+    TaskQuery,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -52,7 +52,7 @@ impl ApiError {
         let messages: Vec<&str> = body
             .fields
             .iter()
-            .filter(|error| error.field == name || error.field.starts_with(&format!("{name}[")))
+            .filter(|error| error.field.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with('[')))
             .map(|error| error.message.as_str())
             .collect();
         (!messages.is_empty()).then(|| messages.join("; "))
@@ -91,9 +91,9 @@ async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
     }
     let status = response.status();
     // The proxy and the backend always answer with ErrorBody; anything else is reported as is.
-    let body = match response.json::<ErrorBody>().await {
-        Ok(body) => body,
-        Err(_) => ErrorBody {
+    let body = match response.text().await.ok().and_then(|text| serde_json::from_str::<ErrorBody>(&text).ok()) {
+        Some(body) => body,
+        None => ErrorBody {
             error: "http_error".into(),
             message: format!("The server answered {status} {}.", response.status_text()),
             fields: Vec::new(),
@@ -103,7 +103,21 @@ async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
 }
 
 async fn json<T: DeserializeOwned>(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<T, ApiError> {
-    send(request).await?.json::<T>().await.map_err(|error| ApiError::Network(format!("unexpected answer: {error}")))
+    decode(&text(request).await?)
+}
+
+/// The body of a successful answer. Not generic, unlike `json`: the waiting is compiled once,
+/// and only the decoding once per type.
+async fn text(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<String, ApiError> {
+    send(request).await?.text().await.map_err(|error| unexpected(error.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|error| unexpected(error.to_string()))
+}
+
+fn unexpected(detail: String) -> ApiError {
+    ApiError::Network(format!("unexpected answer: {detail}"))
 }
 
 pub async fn sign_up(request: &SignUpRequest) -> Result<AuthResponse, ApiError> {
@@ -134,8 +148,11 @@ pub async fn change_password(
     json(authorized(Request::post("/api/auth/password"), credentials).json(request)).await
 }
 
-pub async fn me(credentials: &Credentials) -> Result<User, ApiError> {
-    json(authorized(Request::get("/api/auth/me"), credentials).build()).await
+/// Whether the session still works. The app shows nothing of the `User` it answers with, so
+/// the body is not decoded (a decoder per response type is what the app's size is made of).
+pub async fn me(credentials: &Credentials) -> Result<(), ApiError> {
+    send(authorized(Request::get("/api/auth/me"), credentials).build()).await?;
+    Ok(())
 }
 
 pub async fn info() -> Result<ServiceInfo, ApiError> {
@@ -194,10 +211,9 @@ pub async fn chat(
         .json(request);
     let response = send(request).await?;
     let streamed = response.headers().get("content-type").is_some_and(|kind| kind.starts_with("text/event-stream"));
-    let unexpected = |detail: String| ApiError::Network(format!("unexpected answer: {detail}"));
     if !streamed {
-        let response = response.json::<ChatResponse>().await.map_err(|error| unexpected(error.to_string()))?;
-        on_event(ChatEvent::Done { response });
+        let text = response.text().await.map_err(|error| unexpected(error.to_string()))?;
+        on_event(ChatEvent::Done { response: decode::<ChatResponse>(&text)? });
         return Ok(());
     }
     let body = response.body().ok_or_else(|| unexpected("a stream without a body".to_owned()))?;
@@ -232,10 +248,12 @@ pub async fn messages(credentials: &Credentials, conversation_id: &str) -> Resul
     json(authorized(Request::get(&path), credentials).build()).await
 }
 
-/// Reverts one change a chat tool made; a 409's message says which task changed since.
-pub async fn undo_change(credentials: &Credentials, change_id: i64) -> Result<UndoResponse, ApiError> {
+/// Reverts one change a chat tool made; a 409's message says which task changed since. The
+/// answer (an `UndoResponse`, what was reverted) is not decoded: the chip only says "undone".
+pub async fn undo_change(credentials: &Credentials, change_id: i64) -> Result<(), ApiError> {
     let path = user_path(credentials, &format!("changes/{change_id}/undo"));
-    json(authorized(Request::post(&path), credentials).build()).await
+    send(authorized(Request::post(&path), credentials).build()).await?;
+    Ok(())
 }
 
 pub async fn delete_conversation(credentials: &Credentials, conversation_id: &str) -> Result<(), ApiError> {

@@ -2,7 +2,7 @@
 //! the text grows as it arrives, and each tool shows as a chip under it, running until its
 //! result is in; a tool that changed tasks tells the task list to reload.
 
-use super::{api, browser, state::AppState, time};
+use super::{api, browser, state::AppState, time, typed_into};
 use crate::chat_log::{Applied, Chip, Turn, turns_from};
 use api_types::{AssistantMode, ChatRequest};
 use dioxus::prelude::*;
@@ -97,12 +97,12 @@ pub fn ChatPanel() -> Element {
                 }
             })
             .await;
-            match (outcome, failed) {
-                (Ok(()), None) => {}
-                // The turn began, so the message is stored: it stays, and the conversation is
-                // shown as it was stored, with whatever the assistant did before it failed.
-                (Ok(()), Some(failure)) => after_failure(failure).await,
-                (Err(failure), _) if started => after_failure(failure).await,
+            // A failure once the turn began: the message is stored, so it stays, and the
+            // conversation is shown as it was stored, with whatever the assistant did before it
+            // failed. (One await of `after_failure`, so that its future is compiled in once.)
+            let failed_after_start = match (outcome, failed) {
+                (Ok(()), failed) => failed,
+                (Err(failure), _) if started => Some(failure),
                 (Err(failure), _) => {
                     turns.write().pop();
                     if failure.status() == Some(409) {
@@ -121,7 +121,11 @@ pub fn ChatPanel() -> Element {
                     if input.peek().is_empty() {
                         input.set(text);
                     }
+                    None
                 }
+            };
+            if let Some(failure) = failed_after_start {
+                after_failure(failure).await;
             }
             if started {
                 // The list is ordered by last activity, and a new conversation joins it.
@@ -161,7 +165,7 @@ pub fn ChatPanel() -> Element {
         error.set(None);
         spawn(async move {
             match api::undo_change(&credentials, change_id).await {
-                Ok(_) => {
+                Ok(()) => {
                     if let Some(Chip::Ran(record)) =
                         turns.write().get_mut(turn).and_then(|turn| turn.chips.get_mut(call))
                     {
@@ -279,7 +283,7 @@ pub fn ChatPanel() -> Element {
                 }
                 for (index, turn) in turns.read().iter().enumerate() {
                     div { key: "{index}", class: if turn.from_user { "message user" } else if turn.streaming { "message assistant streaming" } else { "message assistant" },
-                        span { class: "visually-hidden", if turn.from_user { "You said:" } else { "Assistant:" } }
+                        span { class: "visually-hidden", {if turn.from_user { "You said:" } else { "Assistant:" }} }
                         if !turn.chips.is_empty() {
                             ul { class: "chips", aria_label: "Actions taken",
                                 for (position, chip) in turn.chips.iter().enumerate() {
@@ -328,7 +332,7 @@ pub fn ChatPanel() -> Element {
                 label { r#for: "chat-input", class: "visually-hidden", "Message the assistant" }
                 textarea {
                     id: "chat-input", rows: "2", placeholder: "Message the assistant… (Enter sends, Shift+Enter for a new line)",
-                    value: "{input}", oninput: move |e| input.set(e.value()),
+                    value: "{input}", oninput: typed_into(input),
                     onkeydown: move |e: KeyboardEvent| {
                         if e.key() == Key::Enter && !e.modifiers().contains(Modifiers::SHIFT) {
                             e.prevent_default();
@@ -337,7 +341,7 @@ pub fn ChatPanel() -> Element {
                     },
                 }
                 button { r#type: "submit", class: "primary", disabled: pending() || input().trim().is_empty(),
-                    if pending() { "Sending…" } else { "Send" }
+                    {if pending() { "Sending…" } else { "Send" }}
                 }
             }
         }

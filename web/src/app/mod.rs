@@ -13,6 +13,7 @@ mod time;
 
 use dioxus::prelude::*;
 use state::{AppState, NoticeKind, Route};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn launch() {
     dioxus::launch(App);
@@ -34,6 +35,11 @@ fn App() -> Element {
         (true, Route::SignIn | Route::SignUp) => Route::Home,
         (_, route) => route,
     };
+    // One effect for both jobs (each use_effect is its own copy of Dioxus' effect code): the
+    // redirect whenever the session or the route changes, and the mark after the first render.
+    // The flag is a static: the effect's closure is replaced by each render's, and the app's
+    // root renders for the first time once per page.
+    static FIRST_RENDER_MARKED: AtomicBool = AtomicBool::new(false);
     use_effect(move || {
         let signed_in = app.session.read().is_some();
         let route = *app.route.read();
@@ -42,9 +48,10 @@ fn App() -> Element {
             (true, Route::SignIn | Route::SignUp) => app.redirect(Route::Home),
             _ => {}
         }
+        if !FIRST_RENDER_MARKED.swap(true, Ordering::Relaxed) {
+            browser::mark("todo-chatbot:first-render");
+        }
     });
-
-    use_effect(|| browser::mark("todo-chatbot:first-render"));
 
     rsx! {
         a { class: "skip-link", href: "#content", "Skip to content" }
@@ -60,12 +67,16 @@ fn App() -> Element {
 #[component]
 fn Home() -> Element {
     let app = use_context::<AppState>();
-    // A restored session is checked once; a revoked token ends it with the usual 401 path.
-    use_future(move || async move {
-        let Some(credentials) = app.credentials() else { return };
-        if let Err(error) = api::me(&credentials).await {
-            app.failed(&error);
-        }
+    // A restored session is checked once; a revoked token ends it with the usual 401 path. A
+    // task spawned once, owned by this page: use_future would add state and pause handling
+    // that nothing here reads.
+    use_hook(move || {
+        spawn(async move {
+            let Some(credentials) = app.credentials() else { return };
+            if let Err(error) = api::me(&credentials).await {
+                app.failed(&error);
+            }
+        })
     });
     let name = app.session.read().as_ref().map(|session| session.user.name.clone()).unwrap_or_default();
     rsx! {
@@ -94,9 +105,7 @@ fn Home() -> Element {
 }
 
 /// The notice left for this page, if any (e.g. why the user was signed out).
-#[component]
-fn NoticeBanner() -> Element {
-    let app = use_context::<AppState>();
+fn notice_banner(app: AppState) -> Element {
     let notice = app.notice.read().clone();
     match notice {
         Some(notice) => {
@@ -108,4 +117,11 @@ fn NoticeBanner() -> Element {
         }
         None => rsx! {},
     }
+}
+
+/// The `oninput` of a text field: keeps `signal` equal to what is typed. Every field of the app
+/// shares this one closure type, so Dioxus' listener code is compiled once for all of them
+/// instead of once per field.
+fn typed_into(mut signal: Signal<String>) -> impl FnMut(FormEvent) + 'static {
+    move |event| signal.set(event.value())
 }

@@ -115,7 +115,13 @@ impl AppState {
         if let super::api::ApiError::Unauthorized(body) = error {
             // The API says why: expired, signed out, ended by a password change elsewhere, or
             // past the session's maximum lifetime.
-            let reason = body.message.trim_end_matches(": sign in again").trim_end_matches('.');
+            // strip_suffix in a loop is trim_end_matches without the reverse substring search,
+            // which nothing else in the app needs.
+            let mut reason = body.message.as_str();
+            while let Some(rest) = reason.strip_suffix(": sign in again") {
+                reason = rest;
+            }
+            let reason = reason.trim_end_matches('.');
             let text = format!("You have been signed out: {reason}. Please sign in again.");
             self.sign_out(Some(Notice { kind: NoticeKind::Error, text }));
         }

@@ -4,10 +4,10 @@
 
 use super::{
     api::{self, ApiError},
-    auth::{Field, FormError},
+    auth::{field, form_error},
     browser,
     state::AppState,
-    time,
+    time, typed_into,
 };
 use api_types::{NewTask, Priority, SortOrder, StatusFilter, Task, TaskPatch, TaskQuery, TaskSort};
 use chrono::{DateTime, Utc};
@@ -88,8 +88,10 @@ fn parse_tags(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// A priority `<select>`'s value: one of `Priority::as_str`'s (`Priority`'s `FromStr` also
+/// reads people's spellings, which a select never sends).
 fn priority_from(value: &str) -> Priority {
-    value.parse().unwrap_or_default()
+    Priority::ALL.into_iter().find(|priority| priority.as_str() == value).unwrap_or_default()
 }
 
 #[component]
@@ -111,6 +113,8 @@ pub fn TaskPanel() -> Element {
     let mut toast = use_signal(|| None::<Toast>);
     let mut pending_delete = use_signal(|| None::<PendingDelete>);
     let mut next_token = use_signal(|| 0_u64);
+    // The rows showing their edit form, by task id.
+    let mut editing = use_signal(Vec::<i64>::new);
 
     let _loader = use_resource(move || {
         let (sort_by, order) = sort().query();
@@ -137,6 +141,11 @@ pub fn TaskPanel() -> Element {
                 Ok(page) => {
                     if tasks.peek().is_none() {
                         browser::mark("todo-chatbot:tasks-loaded");
+                    }
+                    // A row that left the list leaves its edit form behind, as a row of its
+                    // own (a component) would have gone with its state.
+                    if editing.peek().iter().any(|id| !page.items.iter().any(|task| task.id == *id)) {
+                        editing.write().retain(|id| page.items.iter().any(|task| task.id == *id));
                     }
                     total.set(page.total);
                     total_exact.set(page.total_exact);
@@ -239,6 +248,8 @@ pub fn TaskPanel() -> Element {
     let filtered = status() != StatusFilter::All || !search().trim().is_empty() || tag().is_some();
     let overdue = visible.as_ref().map(|list| list.iter().filter(|task| task.is_overdue(now)).count()).unwrap_or(0);
     let shown_total = total() - i64::from(hidden.is_some());
+    let plus = if total_exact() { "" } else { "+" };
+    let noun = if shown_total == 1 { "task" } else { "tasks" };
 
     rsx! {
         section { class: "panel tasks-panel", aria_labelledby: "tasks-heading",
@@ -246,7 +257,7 @@ pub fn TaskPanel() -> Element {
                 h2 { id: "tasks-heading", "Tasks" }
                 p { class: "count", aria_live: "polite",
                     if visible.is_some() {
-                        "{shown_total}" if !total_exact() { "+" } " " if shown_total == 1 { "task" } else { "tasks" }
+                        "{shown_total}{plus} {noun}"
                         if overdue > 0 { span { class: "overdue-count", " · {overdue} overdue" } }
                     }
                     if loading() && visible.is_some() { span { class: "refreshing", " · updating…" } }
@@ -270,7 +281,7 @@ pub fn TaskPanel() -> Element {
                     label { r#for: "task-search", class: "visually-hidden", "Search tasks" }
                     input {
                         id: "task-search", r#type: "search", placeholder: "Search tasks…",
-                        value: "{search}", oninput: move |e| search.set(e.value()),
+                        value: "{search}", oninput: typed_into(search),
                     }
                 }
                 if let Some(current) = tag() {
@@ -330,14 +341,8 @@ pub fn TaskPanel() -> Element {
                 Some(list) => rsx! {
                     ul { class: "task-list", aria_label: "Tasks",
                         for task in list {
-                            TaskRow {
-                                key: "{task.id}",
-                                task: task.clone(),
-                                now,
-                                on_toggle: toggle,
-                                on_delete: delete,
-                                on_saved: replace,
-                                on_tag: move |name| tag.set(Some(name)),
+                            li { key: "{task.id}", class: row_class(&task, now, editing), "data-task-id": "{task.id}",
+                                {task_row(&task, now, editing, toggle, delete, replace, tag)}
                             }
                         }
                     }
@@ -421,38 +426,37 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
     let failure = error();
     rsx! {
         form { class: "new-task", novalidate: true, onsubmit: submit, aria_label: "Add a task",
-            FormError { error: failure.clone().filter(|failure| !["title", "tags", "due_at", "priority"].iter().any(|f| failure.field(f).is_some())) }
+            {form_error(failure.clone().filter(|failure| !["title", "tags", "due_at", "priority"].iter().any(|f| failure.field(f).is_some())))}
             div { class: "new-task-main",
-                Field { id: "new-task-title", label: "New task", class: "grow", error: failure.as_ref().and_then(|e| e.field("title")),
+                {field("new-task-title", "New task", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
                     input {
                         id: "new-task-title", r#type: "text", placeholder: "What needs doing?", maxlength: "200",
-                        required: true, value: "{title}", oninput: move |e| title.set(e.value()),
+                        required: true, value: "{title}", oninput: typed_into(title),
                     }
-                }
+                })}
                 button { r#type: "submit", class: "primary", disabled: busy() || title().trim().is_empty(),
-                    if busy() { "Adding…" } else { "Add task" }
+                    {if busy() { "Adding…" } else { "Add task" }}
                 }
             }
             button {
                 r#type: "button", class: "link details-toggle", aria_expanded: "{more}", aria_controls: "new-task-details",
                 onclick: move |_| more.toggle(),
-                if more() { "Fewer details" } else { "Priority, tags, due date…" }
+                {if more() { "Fewer details" } else { "Priority, tags, due date…" }}
             }
             div { id: "new-task-details", class: "new-task-details", hidden: !more(),
-                Field { id: "new-task-priority", label: "Priority", error: failure.as_ref().and_then(|e| e.field("priority")),
+                {field("new-task-priority", "Priority", None, failure.as_ref().and_then(|e| e.field("priority")), "", rsx! {
                     select { id: "new-task-priority", onchange: move |e| priority.set(priority_from(&e.value())),
                         for option_priority in Priority::ALL {
                             option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
                         }
                     }
-                }
-                Field { id: "new-task-tags", label: "Tags", hint: "Separate with commas or spaces.",
-                    error: failure.as_ref().and_then(|e| e.field("tags")),
-                    input { id: "new-task-tags", r#type: "text", placeholder: "home, errands", value: "{tags}", oninput: move |e| tags.set(e.value()) }
-                }
-                Field { id: "new-task-due", label: "Due date", error: due_error().or_else(|| failure.as_ref().and_then(|e| e.field("due_at"))),
-                    input { id: "new-task-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
-                }
+                })}
+                {field("new-task-tags", "Tags", Some("Separate with commas or spaces."), failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
+                    input { id: "new-task-tags", r#type: "text", placeholder: "home, errands", value: "{tags}", oninput: typed_into(tags) }
+                })}
+                {field("new-task-due", "Due date", None, due_error().or_else(|| failure.as_ref().and_then(|e| e.field("due_at"))), "", rsx! {
+                    input { id: "new-task-due", r#type: "date", value: "{due}", oninput: typed_into(due) }
+                })}
             }
         }
     }
@@ -466,40 +470,46 @@ fn capitalised(priority: Priority) -> &'static str {
     }
 }
 
-#[component]
-fn TaskRow(
-    task: Task,
-    now: DateTime<Utc>,
-    on_toggle: EventHandler<(i64, bool)>,
-    on_delete: EventHandler<Task>,
-    on_saved: EventHandler<Task>,
-    on_tag: EventHandler<String>,
-) -> Element {
-    let mut editing = use_signal(|| false);
-    let id = task.id;
+/// The class of a task's row.
+fn row_class(task: &Task, now: DateTime<Utc>, editing: Signal<Vec<i64>>) -> String {
+    if editing.read().contains(&task.id) {
+        return "task editing".to_owned();
+    }
     let overdue = task.is_overdue(now);
-    let class = format!("task{}{}", if task.completed { " done" } else { "" }, if overdue { " overdue" } else { "" });
+    format!("task{}{}", if task.completed { " done" } else { "" }, if overdue { " overdue" } else { "" })
+}
 
-    if editing() {
+/// What a task's row holds: the task, or its edit form. A function of the panel rather than a
+/// component (see `auth::field`): the rows being edited are the panel's state, `editing`.
+fn task_row(
+    task: &Task,
+    now: DateTime<Utc>,
+    mut editing: Signal<Vec<i64>>,
+    mut on_toggle: impl FnMut((i64, bool)) + Copy + 'static,
+    mut on_delete: impl FnMut(Task) + Copy + 'static,
+    mut on_saved: impl FnMut(Task) + Copy + 'static,
+    mut tag: Signal<Option<String>>,
+) -> Element {
+    let id = task.id;
+    if editing.read().contains(&id) {
         return rsx! {
-            li { class: "task editing", "data-task-id": "{id}",
-                EditTask {
-                    task: task.clone(),
-                    on_done: move |saved: Option<Task>| {
-                        editing.set(false);
-                        if let Some(saved) = saved {
-                            on_saved.call(saved);
-                        }
-                        spawn(async move {
-                            browser::sleep(0).await;
-                            browser::focus(&format!("edit-{id}"));
-                        });
-                    },
-                }
+            EditTask {
+                task: task.clone(),
+                on_done: move |saved: Option<Task>| {
+                    editing.write().retain(|editing| *editing != id);
+                    if let Some(saved) = saved {
+                        on_saved(saved);
+                    }
+                    spawn(async move {
+                        browser::sleep(0).await;
+                        browser::focus(&format!("edit-{id}"));
+                    });
+                },
             }
         };
     }
 
+    let overdue = task.is_overdue(now);
     let checkbox_label = if task.completed {
         format!("Mark “{}” as not done", task.title)
     } else {
@@ -508,51 +518,49 @@ fn TaskRow(
     let completed = task.completed;
     let deleted = task.clone();
     rsx! {
-        li { class, "data-task-id": "{id}",
-            input {
-                id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
-                aria_label: "{checkbox_label}",
-                onchange: move |e| on_toggle.call((id, e.checked())),
+        input {
+            id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
+            aria_label: "{checkbox_label}",
+            onchange: move |e| on_toggle((id, e.checked())),
+        }
+        div { class: "task-main",
+            span { class: "task-title", ondoubleclick: move |_| editing.write().push(id), "{task.title}" }
+            if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
+                p { class: "task-description", "{description}" }
             }
-            div { class: "task-main",
-                span { class: "task-title", ondoubleclick: move |_| editing.set(true), "{task.title}" }
-                if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
-                    p { class: "task-description", "{description}" }
-                }
-                div { class: "task-meta",
-                    span { class: "badge priority-{task.priority}", title: "Priority", "{capitalised(task.priority)}" }
-                    if let Some(due) = task.due_at {
-                        span { class: if overdue { "due overdue" } else { "due" }, title: "{time::full(due)}",
-                            if overdue { "Overdue · {time::due_label(due)}" } else { "Due {time::due_label(due)}" }
-                        }
+            div { class: "task-meta",
+                span { class: "badge priority-{task.priority}", title: "Priority", "{capitalised(task.priority)}" }
+                if let Some(due) = task.due_at {
+                    span { class: if overdue { "due overdue" } else { "due" }, title: "{time::full(due)}",
+                        {format!("{} {}", if overdue { "Overdue ·" } else { "Due" }, time::due_label(due))}
                     }
-                    for name in task.tags.iter().cloned() {
-                        button {
-                            key: "{name}", r#type: "button", class: "tag", title: "Show only tasks tagged #{name}",
-                            onclick: move |_| on_tag.call(name.clone()),
-                            "#{name}"
-                        }
-                    }
-                    span { class: "task-id", "#{id}" }
                 }
+                for name in task.tags.iter().cloned() {
+                    button {
+                        key: "{name}", r#type: "button", class: "tag", title: "Show only tasks tagged #{name}",
+                        onclick: move |_| tag.set(Some(name.clone())),
+                        "#{name}"
+                    }
+                }
+                span { class: "task-id", "#{id}" }
             }
-            div { class: "task-actions",
-                button {
-                    id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
-                    onclick: move |_| {
-                        editing.set(true);
-                        spawn(async move {
-                            browser::sleep(0).await;
-                            browser::focus(&format!("edit-{id}-title"));
-                        });
-                    },
-                    "Edit"
-                }
-                button {
-                    r#type: "button", class: "icon-text danger", aria_label: "Delete “{task.title}”",
-                    onclick: move |_| on_delete.call(deleted.clone()),
-                    "Delete"
-                }
+        }
+        div { class: "task-actions",
+            button {
+                id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
+                onclick: move |_| {
+                    editing.write().push(id);
+                    spawn(async move {
+                        browser::sleep(0).await;
+                        browser::focus(&format!("edit-{id}-title"));
+                    });
+                },
+                "Edit"
+            }
+            button {
+                r#type: "button", class: "icon-text danger", aria_label: "Delete “{task.title}”",
+                onclick: move |_| on_delete(deleted.clone()),
+                "Delete"
             }
         }
     }
@@ -562,10 +570,10 @@ fn TaskRow(
 fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
     let app = use_context::<AppState>();
     let id = task.id;
-    let mut title = use_signal(|| task.title.clone());
+    let title = use_signal(|| task.title.clone());
     let mut priority = use_signal(|| task.priority);
-    let mut tags = use_signal(|| task.tags.join(", "));
-    let mut due = use_signal(|| time::date_input_value(task.due_at));
+    let tags = use_signal(|| task.tags.join(", "));
+    let due = use_signal(|| time::date_input_value(task.due_at));
     let mut busy = use_signal(|| false);
     let mut error = use_signal(|| None::<ApiError>);
     let mut due_error = use_signal(|| None::<String>);
@@ -608,24 +616,24 @@ fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
         form {
             class: "edit-task", novalidate: true, onsubmit: submit, aria_label: "Edit task {id}",
             onkeydown: move |e| if e.key() == Key::Escape { on_done.call(None) },
-            FormError { error: failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()) }
-            Field { id: "edit-{id}-title", label: "Title", class: "grow", error: failure.as_ref().and_then(|e| e.field("title")),
-                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: move |e| title.set(e.value()) }
-            }
+            {form_error(failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()))}
+            {field(&format!("edit-{id}-title"), "Title", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
+                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: typed_into(title) }
+            })}
             div { class: "edit-row",
-                Field { id: "edit-{id}-priority", label: "Priority",
+                {field(&format!("edit-{id}-priority"), "Priority", None, None, "", rsx! {
                     select { id: "edit-{id}-priority", onchange: move |e| priority.set(priority_from(&e.value())),
                         for option_priority in Priority::ALL {
                             option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
                         }
                     }
-                }
-                Field { id: "edit-{id}-tags", label: "Tags", error: failure.as_ref().and_then(|e| e.field("tags")),
-                    input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: move |e| tags.set(e.value()) }
-                }
-                Field { id: "edit-{id}-due", label: "Due date", error: due_error(),
-                    input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: move |e| due.set(e.value()) }
-                }
+                })}
+                {field(&format!("edit-{id}-tags"), "Tags", None, failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
+                    input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: typed_into(tags) }
+                })}
+                {field(&format!("edit-{id}-due"), "Due date", None, due_error(), "", rsx! {
+                    input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: typed_into(due) }
+                })}
             }
             div { class: "edit-actions",
                 button { r#type: "submit", class: "primary", disabled: busy(), if busy() { "Saving…" } else { "Save" } }
