@@ -1,7 +1,8 @@
 //! The product in a real browser: headless Chromium, driven through chromedriver, against the
 //! real postgres, backend and web images on one network. A person signs up, adds a task with
 //! the form and one through the (offline) assistant, is told plainly when another turn is still
-//! running on the conversation (409), ticks one, reloads, changes the password,
+//! running on the conversation (409), ticks one, undoes the assistant's changes, edits a task
+//! in its row (Save, then Esc), reloads, changes the password,
 //! signs out, signs in with the new password, signs out everywhere, and is sent back to sign-in
 //! when the session is revoked from elsewhere.
 //!
@@ -439,6 +440,44 @@ async fn scenario(client: &Client, url: &str, db: &sqlx::PgPool) -> anyhow::Resu
         ensure!(milk_now == milk_before, "after undoing {command:?} the task is as it was: {milk_now:?}");
     }
     task_row(client, "Buy oat milk").await?;
+
+    // Edit a task in its row: the Edit button opens the form, Save writes the new title; a
+    // double-click on the title opens it again, and Esc closes it without saving what was typed.
+    let kubernetes = task_row(client, "test Kubernetes deployment").await?;
+    let kubernetes_id = css(client, &kubernetes).await?.attr("data-task-id").await?.unwrap_or_default();
+    let form_open = format!("document.querySelector('{kubernetes} form.edit-task')");
+    css(client, &format!("#edit-{kubernetes_id}")).await?.click().await?;
+    css(client, &format!("#edit-{kubernetes_id}-title")).await?.send_keys(" on two nodes").await?;
+    css(client, &format!("{kubernetes} form.edit-task button[type=submit]")).await?.click().await?;
+    wait_until(
+        client,
+        "the saved title in the row, the form closed",
+        &format!(
+            "return !{form_open} && document.querySelector('{kubernetes} .task-title')?.textContent \
+               .includes('on two nodes') ? true : null"
+        ),
+    )
+    .await?;
+    let kubernetes_url = format!("{url}/api/{user_id}/tasks/{kubernetes_id}");
+    let saved: api_types::Task = http.get(&kubernetes_url).bearer_auth(token).send().await?.json().await?;
+    ensure!(saved.title == "test Kubernetes deployment on two nodes", "{saved:?}");
+    client
+        .execute(
+            &format!(
+                "document.querySelector('{kubernetes} .task-title').dispatchEvent(new MouseEvent('dblclick', {{bubbles: true}}))"
+            ),
+            Vec::new(),
+        )
+        .await?;
+    css(client, &format!("#edit-{kubernetes_id}-title"))
+        .await?
+        .send_keys(&format!(" and never saved{}", char::from(Key::Escape)))
+        .await?;
+    wait_until(client, "the form closed by Esc", &format!("return {form_open} ? null : true")).await?;
+    let after_escape: api_types::Task = http.get(&kubernetes_url).bearer_auth(token).send().await?.json().await?;
+    ensure!(after_escape == saved, "Esc saved nothing: {after_escape:?}");
+    let row_text = css(client, &kubernetes).await?.text().await?;
+    ensure!(!row_text.contains("never saved"), "{row_text}");
 
     // A reload keeps the session and shows the tick.
     client.refresh().await?;
