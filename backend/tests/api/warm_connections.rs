@@ -47,7 +47,8 @@ async fn a_connection_whose_statement_was_cancelled_goes_back_to_the_pool_not_to
     let mut connection = warm.take().await.unwrap();
     let cancelled = backend_pid(&mut connection).await;
     // A request dropped while PostgreSQL is still answering: the answer is left unread.
-    let sleep = sqlx::query("SELECT pg_sleep(1)").execute(&mut *connection);
+    // Long enough that the next take below cannot find it back in the pool on a slow machine.
+    let sleep = sqlx::query("SELECT pg_sleep(3)").execute(&mut *connection);
     assert!(tokio::time::timeout(Duration::from_millis(100), sleep).await.is_err());
     drop(connection);
     assert_eq!(warm.kept(), 0);
