@@ -23,7 +23,9 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
+use testcontainers::{ContainerAsync, ContainerRequest, GenericImage, runners::AsyncRunner};
 use tokio::{net::TcpListener, task::JoinHandle};
 
 /// The name containers use for the host (`with_host(HOST_ALIAS, Host::HostGateway)`).
@@ -145,4 +147,39 @@ async fn forward(State(shared): State<Shared>, request: Request) -> Response {
         served.push(Served { upstream, method, path, status: response.status().as_u16() });
     }
     response
+}
+
+/// Two backend replicas on one fresh database, both ready, behind one `Balancer`: a Service in
+/// front of a Deployment of two. Dropping it stops the containers.
+#[derive(Debug)]
+pub struct TwoReplicas {
+    pub network: String,
+    /// Each replica's own address, for what a test asks one of them directly (`/metrics`).
+    pub replicas: [String; 2],
+    pub balancer: Balancer,
+    _containers: [ContainerAsync<GenericImage>; 3],
+}
+
+/// `TwoReplicas` named after `name`, each replica's request passed through `configure` (its
+/// settings) before it starts.
+pub async fn two_replicas(
+    images: &crate::Images,
+    name: &str,
+    configure: impl Fn(ContainerRequest<GenericImage>) -> ContainerRequest<GenericImage>,
+) -> anyhow::Result<TwoReplicas> {
+    let network = crate::unique("net");
+    let db = crate::unique("db");
+    let postgres = crate::start_postgres(images, &network, &db).await?;
+    let url = crate::database_url(&db);
+    let replica = |suffix: &str| {
+        configure(crate::backend(images, &network, &crate::unique(&format!("{name}-{suffix}")), &url)).start()
+    };
+    let (a, b) = tokio::join!(replica("a"), replica("b"));
+    let (a, b) = (a?, b?);
+    let replicas = [crate::base_url(&a, 8000).await?, crate::base_url(&b, 8000).await?];
+    for replica in &replicas {
+        crate::wait_for_status(&format!("{replica}/readyz"), 200, Duration::from_secs(60)).await?;
+    }
+    let balancer = Balancer::start(&replicas).await?;
+    Ok(TwoReplicas { network, replicas, balancer, _containers: [postgres, a, b] })
 }

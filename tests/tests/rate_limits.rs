@@ -4,10 +4,12 @@
 
 use anyhow::Context;
 use api_types::ErrorBody;
-use image_tests::{balancer::Balancer, *};
+use image_tests::{
+    balancer::{self, two_replicas},
+    *,
+};
 use reqwest::StatusCode;
 use serde_json::json;
-use std::time::Duration;
 use testcontainers::{ImageExt, core::Host, runners::AsyncRunner};
 
 const PER_ADDRESS: usize = 4;
@@ -49,26 +51,17 @@ async fn two_replicas_behind_one_address_share_the_sign_in_limits() -> anyhow::R
     let Some(images) = Images::from_env() else {
         return Ok(());
     };
-    let network = unique("net");
-    let db = unique("db");
-    let _postgres = start_postgres(&images, &network, &db).await?;
-    let url = database_url(&db);
-    let replica = |name: &str| {
-        backend(&images, &network, &unique(name), &url)
+    // Kept whole: its containers live as long as it does.
+    let stack = two_replicas(&images, "limits", |replica| {
+        replica
             .with_env_var("AUTH_RATE_LIMIT_PER_MINUTE", PER_ADDRESS.to_string())
             .with_env_var("AUTH_FAILURES_PER_ACCOUNT", FAILURES_PER_ACCOUNT.to_string())
             .with_env_var("AUTH_FAILURE_WINDOW_SECS", FAILURE_WINDOW_SECS.to_string())
             .with_env_var("TRUSTED_PROXY_HOPS", "1")
-            .start()
-    };
-    let (a, b) = tokio::join!(replica("limits-a"), replica("limits-b"));
-    let (a, b) = (a?, b?);
-    let replicas = [base_url(&a, 8000).await?, base_url(&b, 8000).await?];
-    for replica in &replicas {
-        wait_for_status(&format!("{replica}/readyz"), 200, Duration::from_secs(30)).await?;
-    }
-    let balancer = Balancer::start(&replicas).await?;
-    let web = web(&images, &network, &unique("web"), &balancer.url_for_containers())
+    })
+    .await?;
+    let (network, balancer) = (&stack.network, &stack.balancer);
+    let web = web(&images, network, &unique("web"), &balancer.url_for_containers())
         .with_host(balancer::HOST_ALIAS, Host::HostGateway)
         .start()
         .await?;

@@ -3,7 +3,10 @@
 
 use anyhow::{Context, bail};
 use api_types::{AuthResponse, ChatMessage, ChatResponse, ConversationSummary, MessageRole, Readiness, Task, TaskPage};
-use image_tests::{balancer::Balancer, *};
+use image_tests::{
+    balancer::{Balancer, two_replicas},
+    *,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -319,20 +322,9 @@ async fn a_page_cached_by_one_replica_never_hides_the_others_change() -> anyhow:
     let Some(images) = Images::from_env() else {
         return Ok(());
     };
-    let network = unique("net");
-    let db = unique("db");
-    let _postgres = start_postgres(&images, &network, &db).await?;
-    let url = database_url(&db);
-    let (a, b) = tokio::join!(
-        backend(&images, &network, &unique("cache-a"), &url).start(),
-        backend(&images, &network, &unique("cache-b"), &url).start()
-    );
-    let (a, b) = (a?, b?);
-    let replicas = [base_url(&a, 8000).await?, base_url(&b, 8000).await?];
-    for replica in &replicas {
-        wait_for_status(&format!("{replica}/readyz"), 200, Duration::from_secs(60)).await?;
-    }
-    let balancer = Balancer::start(&replicas).await?;
+    // Kept whole: its containers live as long as it does.
+    let stack = two_replicas(&images, "cache", |replica| replica).await?;
+    let (replicas, balancer) = (&stack.replicas, &stack.balancer);
     let api = Api::sign_up(&balancer.url(), &format!("{}@example.com", unique("cache"))).await?;
     let titles = |page: TaskPage| page.items.into_iter().map(|task| task.title).collect::<Vec<_>>();
 
@@ -360,7 +352,7 @@ async fn a_page_cached_by_one_replica_never_hides_the_others_change() -> anyhow:
     let served = balancer.served();
     let upstreams: Vec<usize> = served.iter().map(|entry| entry.upstream).collect();
     assert_eq!(upstreams, (0..served.len()).map(|i| i % 2).collect::<Vec<_>>(), "requests alternate: {served:?}");
-    for replica in &replicas {
+    for replica in replicas {
         let metrics = reqwest::get(format!("{replica}/metrics")).await?.text().await?;
         let cached = metrics
             .lines()
