@@ -83,7 +83,7 @@ impl Application {
         };
         let pool = db::lazy_pool(&config);
         let state = AppState {
-            warm: Arc::new(WarmConnections::new(pool.clone(), config.database_max_connections)),
+            warm: Arc::new(WarmConnections::new(pool.clone())),
             pool,
             lifecycle: Arc::new(Lifecycle::default()),
             tokens: Arc::new(TokenKeys::new(

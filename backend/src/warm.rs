@@ -46,9 +46,9 @@ struct Kept {
 }
 
 impl WarmConnections {
-    /// Keeps up to half of `max_connections` (none when that is 1).
-    pub fn new(pool: PgPool, max_connections: u32) -> Self {
-        let capacity = usize::try_from(max_connections / 2).unwrap_or(usize::MAX);
+    /// Keeps up to half of the pool's `max_connections` (none when that is 1).
+    pub fn new(pool: PgPool) -> Self {
+        let capacity = usize::try_from(pool.options().get_max_connections() / 2).unwrap_or(usize::MAX);
         Self { pool, kept: Mutex::new(Vec::with_capacity(capacity)), capacity }
     }
 
