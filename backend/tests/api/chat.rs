@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_configured, spawn_app_with};
 use api_types::{ChatMessage, ChatResponse, ConversationSummary, ErrorBody, MessageRole, ServiceInfo, Task, TaskPage};
 use backend::{
     agent::model::ModelSettings,
@@ -135,11 +135,7 @@ async fn offline_assistant_is_honest_about_what_it_does_not_understand() {
 
 #[tokio::test]
 async fn offline_assistant_runs_chained_commands_in_order_within_the_deletion_cap() {
-    let Some(database) = fresh_database().await else { return };
-    let mut config = config_for(database);
-    config.chat_max_destructive_calls_per_turn = 1;
-    let app = spawn_app_with(config).await;
-    app.wait_until_ready().await;
+    let Some(app) = spawn_app_configured(|config| config.chat_max_destructive_calls_per_turn = 1).await else { return };
     let user = app.sign_up().await;
     let added = chat_ok(&app, &user, None, "add buy eggs and add buy bread, then show my pending tasks").await;
     let names: Vec<&str> = added.tool_calls.iter().map(|call| call.name.as_str()).collect();
@@ -380,18 +376,20 @@ async fn tool_rounds_are_bounded() {
 #[tokio::test]
 async fn a_configured_temperature_is_sent() {
     let fake = FakeModel::start().await;
-    let Some(database) = fresh_database().await else { return };
-    let mut config = config_for(database);
-    config.model = Some(ModelSettings {
-        api_key: "test-key".into(),
-        base_url: fake.base_url(),
-        model: "fake-model".into(),
-        timeout: Duration::from_secs(5),
-        max_retries: 0,
-        temperature: Some(0.0),
-    });
-    let app = spawn_app_with(config).await;
-    app.wait_until_ready().await;
+    let Some(app) = spawn_app_configured(|config| {
+        config.model = Some(ModelSettings {
+            api_key: "test-key".into(),
+            base_url: fake.base_url(),
+            model: "fake-model".into(),
+            timeout: Duration::from_secs(5),
+            max_retries: 0,
+            temperature: Some(0.0),
+        })
+    })
+    .await
+    else {
+        return;
+    };
     let user = app.sign_up().await;
     fake.then_text("hi");
     chat_ok(&app, &user, None, "hello").await;

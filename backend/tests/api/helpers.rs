@@ -208,7 +208,14 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// Starts the application on a fresh database and waits until it is ready.
 pub async fn spawn_app() -> Option<TestApp> {
-    let app = spawn_app_with(config_for(fresh_database().await?)).await;
+    spawn_app_configured(|_| {}).await
+}
+
+/// `spawn_app` with `configure` applied to the test configuration first.
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    let mut config = config_for(fresh_database().await?);
+    configure(&mut config);
+    let app = spawn_app_with(config).await;
     app.wait_until_ready().await;
     Some(app)
 }

@@ -1,6 +1,6 @@
 //! `/mcp` driven by a client nobody here wrote: the official MCP Python SDK.
 
-use crate::helpers::{config_for, fresh_database, spawn_app, spawn_app_with};
+use crate::helpers::{spawn_app, spawn_app_configured};
 use api_types::{ErrorBody, TaskPage};
 use reqwest::Method;
 use serde_json::Value;
@@ -148,11 +148,9 @@ async fn an_mcp_body_over_the_rest_limit_is_413_and_runs_nothing() {
 
 #[tokio::test]
 async fn an_mcp_call_stuck_on_the_database_ends_at_the_request_timeout() {
-    let Some(database) = fresh_database().await else { return };
-    let mut config = config_for(database);
-    config.request_timeout = Duration::from_secs(1);
-    let app = spawn_app_with(config).await;
-    app.wait_until_ready().await;
+    let Some(app) = spawn_app_configured(|config| config.request_timeout = Duration::from_secs(1)).await else {
+        return;
+    };
     let user = app.sign_up().await;
     let task = app.create_task(&user, serde_json::json!({"title": "Locked"})).await;
     // Another session holds the task's row until this test ends, so completing it cannot finish

@@ -4,7 +4,7 @@
 
 use crate::{
     chat::chat_ok,
-    helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_with},
+    helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_configured, spawn_app_with},
 };
 use api_types::{Task, TaskPage};
 use reqwest::Method;
@@ -220,11 +220,7 @@ async fn writers_of_one_users_tasks_wait_for_each_other_but_never_deadlock() {
 
 #[tokio::test]
 async fn with_no_cache_every_page_reads_its_rows() {
-    let Some(database) = fresh_database().await else { return };
-    let mut config = config_for(database);
-    config.task_page_cache_bytes = 0;
-    let app = spawn_app_with(config).await;
-    app.wait_until_ready().await;
+    let Some(app) = spawn_app_configured(|config| config.task_page_cache_bytes = 0).await else { return };
     let user = app.sign_up().await;
     app.create_task(&user, json!({"title": "one"})).await;
     let first = page_bytes(&app, &user, "").await;

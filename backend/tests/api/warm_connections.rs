@@ -3,7 +3,7 @@
 //! other case, never more than half of `DATABASE_MAX_CONNECTIONS`, and never in the way of
 //! the pool closing.
 
-use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, config_for, fresh_database, spawn_app, spawn_app_configured};
 use backend::{
     db,
     warm::{KEEP_IDLE_AT_MOST, WarmConnection, WarmConnections},
@@ -26,7 +26,7 @@ async fn backend_pid(connection: &mut WarmConnection<'_>) -> i32 {
 #[tokio::test]
 async fn a_connection_whose_statements_finished_is_handed_out_again_without_going_back_to_the_pool() {
     let Some(pool) = pool_of(4).await else { return };
-    let warm = WarmConnections::new(pool.clone(), 4);
+    let warm = WarmConnections::new(pool.clone());
     let mut connection = warm.take().await.unwrap();
     let first = backend_pid(&mut connection).await;
     connection.done();
@@ -43,7 +43,7 @@ async fn a_connection_whose_statements_finished_is_handed_out_again_without_goin
 #[tokio::test]
 async fn a_connection_whose_statement_was_cancelled_goes_back_to_the_pool_not_to_the_next_request() {
     let Some(pool) = pool_of(4).await else { return };
-    let warm = WarmConnections::new(pool.clone(), 4);
+    let warm = WarmConnections::new(pool.clone());
     let mut connection = warm.take().await.unwrap();
     let cancelled = backend_pid(&mut connection).await;
     // A request dropped while PostgreSQL is still answering: the answer is left unread.
@@ -69,7 +69,7 @@ async fn a_connection_whose_statement_was_cancelled_goes_back_to_the_pool_not_to
 #[tokio::test]
 async fn at_most_half_of_the_connections_are_kept() {
     let Some(pool) = pool_of(5).await else { return };
-    let warm = WarmConnections::new(pool.clone(), 5);
+    let warm = WarmConnections::new(pool.clone());
     let taken = [warm.take().await.unwrap(), warm.take().await.unwrap(), warm.take().await.unwrap()];
     assert_eq!(pool.size(), 3);
     for connection in taken {
@@ -78,7 +78,7 @@ async fn at_most_half_of_the_connections_are_kept() {
     assert_eq!(warm.kept(), 2, "5 / 2");
 
     let Some(pool) = pool_of(1).await else { return };
-    let warm = WarmConnections::new(pool.clone(), 1);
+    let warm = WarmConnections::new(pool.clone());
     warm.take().await.unwrap().done();
     assert_eq!(warm.kept(), 0, "a pool of one keeps its connection for everyone");
     let _only = pool.acquire().await.expect("back in the pool");
@@ -87,7 +87,7 @@ async fn at_most_half_of_the_connections_are_kept() {
 #[tokio::test]
 async fn a_connection_kept_unused_for_a_while_goes_back_to_the_pool() {
     let Some(pool) = pool_of(4).await else { return };
-    let warm = WarmConnections::new(pool.clone(), 4);
+    let warm = WarmConnections::new(pool.clone());
     let (a, b) = (warm.take().await.unwrap(), warm.take().await.unwrap());
     a.done();
     assert_eq!(warm.return_idle(), 0, "used a moment ago");
@@ -126,20 +126,14 @@ async fn every_path_of_the_task_list(app: &TestApp, user: &TestUser) {
 
 #[tokio::test]
 async fn the_task_list_never_holds_two_connections_so_one_is_enough() {
-    let Some(database) = fresh_database().await else { return };
-    let mut config = config_for(database);
-    config.database_max_connections = 1;
-    let app = spawn_app_with(config).await;
-    app.wait_until_ready().await;
+    let Some(app) = spawn_app_configured(|config| config.database_max_connections = 1).await else { return };
     let user = app.sign_up().await;
     every_path_of_the_task_list(&app, &user).await;
 }
 
 #[tokio::test]
 async fn a_replica_holding_kept_connections_still_stops() {
-    let Some(database) = fresh_database().await else { return };
-    let mut app = spawn_app_with(config_for(database)).await;
-    app.wait_until_ready().await;
+    let Some(mut app) = spawn_app().await else { return };
     let user = app.sign_up().await;
     every_path_of_the_task_list(&app, &user).await;
     // The pool's close waits for every connection it lent, the kept ones too: the replica gives
@@ -160,9 +154,7 @@ async fn pool_gauge(app: &TestApp, state: &str) -> f64 {
 
 #[tokio::test]
 async fn metrics_count_kept_connections_apart_from_idle_and_in_use_ones() {
-    let Some(database) = fresh_database().await else { return };
-    let app = spawn_app_with(config_for(database)).await;
-    app.wait_until_ready().await;
+    let Some(app) = spawn_app().await else { return };
     let user = app.sign_up().await;
     // Kept for up to a second after each page: seen on the scrape that follows one, however
     // slow the machine is on some attempt.
