@@ -112,6 +112,20 @@ async fn backend_migrates_and_serves_over_tls_with_require_and_verify_full() -> 
             wait_for_status(&format!("{url}/readyz"), 200, Duration::from_secs(30)).await?.json().await?;
         assert!(ready.is_ready(), "{ready:?}");
     }
+    // The task list over verify-full: the second page is the cached one, read on the connection
+    // the first request kept (`backend::warm`), which must still be the encrypted one.
+    let client = reqwest::Client::new();
+    let url = base_url(&verified, 8000).await?;
+    let session = sign_up(&client, &url, &format!("{}@example.com", unique("tls"))).await?;
+    let tasks = format!("{url}/api/{}/tasks", session.user.id);
+    let created =
+        client.post(&tasks).bearer_auth(&session.token).json(&serde_json::json!({"title": "over TLS"})).send().await?;
+    assert_eq!(created.status(), 201, "{}", created.text().await?);
+    for _ in 0..2 {
+        let page: api_types::TaskPage =
+            client.get(&tasks).bearer_auth(&session.token).send().await?.error_for_status()?.json().await?;
+        assert_eq!(page.items.iter().map(|task| task.title.as_str()).collect::<Vec<_>>(), ["over TLS"]);
+    }
     let known = migration_versions().len();
     for database in ["by_require", "by_verify_full", "by_job"] {
         assert_eq!(applied_in(&postgres, database).await?, known, "migrations in {database}");
