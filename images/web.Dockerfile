@@ -17,6 +17,8 @@ RUN case "$TARGETARCH" in \
 # C code compiled into our binaries (mimalloc) embeds __DATE__ and __TIME__; GCC takes them
 # from SOURCE_DATE_EPOCH. A constant keeps the binary reproducible and the cooked layer cached.
 ENV SOURCE_DATE_EPOCH=0
+# cargo as the browser app is built: std compiled again for size, panics that trap at once.
+COPY images/wasm-cargo.sh /usr/local/bin/wasm-cargo
 
 # planner: reduces the workspace to recipe.json, which changes only when dependencies do.
 FROM chef AS planner
@@ -30,7 +32,7 @@ COPY --from=planner /src/recipe.json recipe.json
 # beside Debian's bundle and never copied anywhere.
 RUN --mount=type=secret,id=cacert \
     SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
-    cargo chef cook --profile wasm-release --locked --target wasm32-unknown-unknown -p web --recipe-path recipe.json \
+    wasm-cargo chef cook --profile wasm-release --locked --target wasm32-unknown-unknown -p web --recipe-path recipe.json \
  && SSL_CERT_FILE="$BUILD_HOST_CA" CARGO_HTTP_CAINFO="$BUILD_HOST_CA" \
     cargo chef cook --release --locked --target "$(cat /etc/rust-target)" $([ "$(cat /etc/cargo-build)" = build ] || echo --zigbuild) -p web --recipe-path recipe.json
 # cargo auditable reads `cargo metadata` of the whole workspace, which needs the manifest of every
@@ -60,7 +62,7 @@ ARG COMMIT_TIME=0
 ARG REVISION=unknown
 COPY . .
 # Offline from here: cook fetched every crate.
-RUN cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
+RUN wasm-cargo build --profile wasm-release --locked --target wasm32-unknown-unknown -p web --bin web \
  && cargo auditable "$(cat /etc/cargo-build)" --release --locked --target "$(cat /etc/rust-target)" -p web --bin web \
  && mkdir -p /rootfs/usr/local/bin /rootfs/srv/web/pkg /rootfs/etc \
  && wasm-bindgen --target web --no-typescript --out-dir /rootfs/srv/web/pkg \
