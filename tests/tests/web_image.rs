@@ -277,6 +277,49 @@ fn web_image_ships_the_wasm_opt_output() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shipped app was built by images/wasm-cargo.sh: with std compiled again, panics that trap at
+/// once and no location detail, no source path of ours, std's or a dependency's is left in the
+/// module (a stable build carries over a hundred, one per place that can panic).
+#[test]
+fn web_image_ships_the_app_without_panic_locations() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let wasm = image_file(&images.web, "srv/web/pkg/web_bg.wasm")?;
+    let paths = rust_source_paths(&wasm);
+    assert!(
+        paths.is_empty(),
+        "{} Rust source paths in web_bg.wasm, e.g. {:?}",
+        paths.len(),
+        &paths[..paths.len().min(5)]
+    );
+    Ok(())
+}
+
+/// The `dir/file.rs` strings in some bytes.
+fn rust_source_paths(bytes: &[u8]) -> Vec<String> {
+    let path_byte = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'/');
+    let mut paths = Vec::new();
+    for end in 0..bytes.len().saturating_sub(2) {
+        let after = bytes.get(end + 3).copied();
+        if &bytes[end..end + 3] != b".rs" || after.is_some_and(|byte| byte.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let start = bytes[..end].iter().rposition(|&byte| !path_byte(byte)).map_or(0, |at| at + 1);
+        let path = &bytes[start..end + 3];
+        if path.contains(&b'/') {
+            paths.push(String::from_utf8_lossy(path).into_owned());
+        }
+    }
+    paths
+}
+
+#[test]
+fn rust_source_paths_are_found_between_other_bytes() {
+    let bytes = b"\0\x01src/app/chat.rs\x02called on None\x03/rustc/abc/library/core/src/option.rs:12\0rs.rs a.rsx";
+    assert_eq!(rust_source_paths(bytes), ["src/app/chat.rs", "/rustc/abc/library/core/src/option.rs"]);
+}
+
 /// The names of a module's custom sections (id 0), in order.
 fn custom_sections(wasm: &[u8]) -> anyhow::Result<Vec<String>> {
     fn leb128(bytes: &[u8], at: &mut usize) -> anyhow::Result<usize> {
