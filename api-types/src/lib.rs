@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod error;
 mod health;
+pub mod json;
 pub mod stream;
 mod tasks;
 pub mod timestamp;
@@ -18,6 +19,7 @@ pub use chat::{
 };
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
+pub use json::{JsonReader, SerdeJson};
 pub use stream::{ChatEvent, DecodeError, SseDecoder, SseEvent};
 pub use tasks::{
     CompleteRequest, NewTask, Priority, SortOrder, StatusFilter, TASK_TOTAL_CAP, Task, TaskPage, TaskPatch, TaskQuery,

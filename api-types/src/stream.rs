@@ -2,7 +2,7 @@
 //! `Accept: text/event-stream`), and the decoder every client of such a stream uses: the web
 //! app for our turns, the backend for an OpenAI-compatible model's `stream: true` replies.
 
-use crate::{ChatResponse, ErrorBody, ToolCallRecord};
+use crate::{ChatResponse, ErrorBody, JsonReader, SerdeJson, ToolCallRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,12 +67,17 @@ impl ChatEvent {
     /// tagged) `Deserialize` buffers the whole event first, which doubles the deserializer
     /// code of every type inside an event (7 KB brotli of the web app).
     pub fn decode(name: &str, data: &str) -> Result<ChatEvent, DecodeError> {
+        Self::decode_with(&SerdeJson, name, data)
+    }
+
+    /// [`ChatEvent::decode`] with another JSON parser (the browser's, in the web app).
+    pub fn decode_with(json: &impl JsonReader, name: &str, data: &str) -> Result<ChatEvent, DecodeError> {
         // The payloads of the variants above, field for field: each variant is built from its
         // struct below, so a field added to a variant and not here does not compile.
         #[derive(Deserialize)]
-        struct Tag<'a> {
-            #[serde(rename = "type", borrow)]
-            kind: std::borrow::Cow<'a, str>,
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: String,
         }
         #[derive(Deserialize)]
         struct Started {
@@ -104,25 +109,19 @@ impl ChatEvent {
         }
 
         let read = |error| DecodeError::Unreadable { name: name.to_owned(), error };
-        let tag: Tag = serde_json::from_str(data).map_err(read)?;
+        let tag: Tag = json.read(data).map_err(read)?;
         if tag.kind != name {
-            return Err(DecodeError::Misnamed { name: name.to_owned(), kind: tag.kind.into_owned() });
+            return Err(DecodeError::Misnamed { name: name.to_owned(), kind: tag.kind });
         }
         let event = match name {
-            "started" => {
-                serde_json::from_str(data).map(|Started { conversation_id }| ChatEvent::Started { conversation_id })
+            "started" => json.read(data).map(|Started { conversation_id }| ChatEvent::Started { conversation_id }),
+            "text_delta" => json.read(data).map(|TextDelta { text }| ChatEvent::TextDelta { text }),
+            "tool_call" => {
+                json.read(data).map(|ToolCall { id, name, arguments }| ChatEvent::ToolCall { id, name, arguments })
             }
-            "text_delta" => serde_json::from_str(data).map(|TextDelta { text }| ChatEvent::TextDelta { text }),
-            "tool_call" => serde_json::from_str(data).map(|ToolCall { id, name, arguments }| ChatEvent::ToolCall {
-                id,
-                name,
-                arguments,
-            }),
-            "tool_result" => {
-                serde_json::from_str(data).map(|ToolResult { id, record }| ChatEvent::ToolResult { id, record })
-            }
-            "done" => serde_json::from_str(data).map(|Done { response }| ChatEvent::Done { response }),
-            "error" => serde_json::from_str(data).map(|Error { status, error }| ChatEvent::Error { status, error }),
+            "tool_result" => json.read(data).map(|ToolResult { id, record }| ChatEvent::ToolResult { id, record }),
+            "done" => json.read(data).map(|Done { response }| ChatEvent::Done { response }),
+            "error" => json.read(data).map(|Error { status, error }| ChatEvent::Error { status, error }),
             _ => return Err(DecodeError::Unknown { name: name.to_owned() }),
         };
         event.map_err(read)
@@ -137,7 +136,7 @@ pub enum DecodeError {
     /// The `type` in the data is not the `event:` name.
     Misnamed { name: String, kind: String },
     /// The data is not that event's JSON.
-    Unreadable { name: String, error: serde_json::Error },
+    Unreadable { name: String, error: String },
 }
 
 impl std::fmt::Display for DecodeError {

@@ -2,7 +2,9 @@
 //! event while an answer streams, and the bytes of that stream cut into events. Plain Rust
 //! without a browser API, so that `cargo test -p web` checks it on the host.
 
-use api_types::{ChatEvent, ChatMessage, ErrorBody, MessageRole, SseDecoder, SseEvent, ToolCallRecord};
+use api_types::{
+    ChatEvent, ChatMessage, ErrorBody, JsonReader, MessageRole, SerdeJson, SseDecoder, SseEvent, ToolCallRecord,
+};
 use serde_json::Value;
 
 /// A tool call shown as a chip under an answer.
@@ -171,26 +173,33 @@ pub fn turns_from(messages: Vec<ChatMessage>) -> Vec<Turn> {
     turns
 }
 
-/// The events of a streamed turn, cut from its bytes as they arrive (however they are split).
-#[derive(Debug, Default)]
-pub struct EventStream {
+/// The events of a streamed turn, cut from its bytes as they arrive (however they are split),
+/// their JSON read by `json` (the browser's parser in the app, serde_json in the tests).
+#[derive(Debug)]
+pub struct EventStream<J = SerdeJson> {
     decoder: SseDecoder,
+    json: J,
 }
 
-impl EventStream {
+impl<J: JsonReader> EventStream<J> {
+    pub fn new(json: J) -> Self {
+        Self { decoder: SseDecoder::default(), json }
+    }
+
     /// The events this chunk completes; an event that is not the contract's is an error.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<ChatEvent>, String> {
-        self.decoder.push(chunk).into_iter().map(parse).collect()
+        self.decoder.push(chunk).into_iter().map(|event| self.parse(event)).collect()
     }
 
     /// The event left when the body ends without a blank line, if any.
     pub fn finish(&mut self) -> Result<Option<ChatEvent>, String> {
-        self.decoder.finish().map(parse).transpose()
+        let last = self.decoder.finish();
+        last.map(|event| self.parse(event)).transpose()
     }
-}
 
-fn parse(event: SseEvent) -> Result<ChatEvent, String> {
-    ChatEvent::decode(&event.event, &event.data).map_err(|error| error.to_string())
+    fn parse(&self, event: SseEvent) -> Result<ChatEvent, String> {
+        ChatEvent::decode_with(&self.json, &event.event, &event.data).map_err(|error| error.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -296,7 +305,7 @@ mod tests {
         ];
         let wire: String = events.iter().map(encode).collect();
         for size in [1, 2, 3, 7, 64, wire.len()] {
-            let mut stream = EventStream::default();
+            let mut stream = EventStream::new(SerdeJson);
             let mut decoded = Vec::new();
             for chunk in wire.as_bytes().chunks(size) {
                 decoded.extend(stream.push(chunk).unwrap());
@@ -308,13 +317,13 @@ mod tests {
 
     #[test]
     fn an_event_that_is_not_the_contracts_is_an_error() {
-        let mut stream = EventStream::default();
+        let mut stream = EventStream::new(SerdeJson);
         let error = stream.push(b"event: text_delta\ndata: {\"type\":\"started\",\"conversation_id\":\"c\"}\n\n");
         assert!(error.unwrap_err().contains("named \"text_delta\""));
         let error = stream.push(b"event: text_delta\ndata: {\"text\": 3}\n\n").unwrap_err();
         assert!(error.starts_with("an unreadable \"text_delta\" event"), "{error}");
         // The last event without its blank line is still read at the end.
-        let mut stream = EventStream::default();
+        let mut stream = EventStream::new(SerdeJson);
         assert_eq!(stream.push(b"event: text_delta\ndata: {\"type\":\"text_delta\",\"text\":\"a\"}").unwrap(), vec![]);
         assert_eq!(stream.finish().unwrap(), Some(ChatEvent::TextDelta { text: "a".into() }));
     }

@@ -1,11 +1,12 @@
 //! Every call the app makes to the backend, through the web server's `/api` proxy, typed by
 //! the shared `api-types` crate: a path or a body is written here and nowhere else.
 
+use super::json::BrowserJson;
 use crate::chat_log::EventStream;
 use api_types::{
     AuthResponse, ChangePasswordRequest, ChatEvent, ChatMessage, ChatRequest, ChatResponse, CompleteRequest,
-    ConversationSummary, ErrorBody, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage, TaskPatch,
-    TaskQuery,
+    ConversationSummary, ErrorBody, JsonReader, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage,
+    TaskPatch, TaskQuery,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -91,7 +92,7 @@ async fn send(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
     }
     let status = response.status();
     // The proxy and the backend always answer with ErrorBody; anything else is reported as is.
-    let body = match response.text().await.ok().and_then(|text| serde_json::from_str::<ErrorBody>(&text).ok()) {
+    let body = match response.text().await.ok().and_then(|text| BrowserJson.read::<ErrorBody>(&text).ok()) {
         Some(body) => body,
         None => ErrorBody {
             error: "http_error".into(),
@@ -113,7 +114,7 @@ async fn text(request: Result<gloo_net::http::Request, gloo_net::Error>) -> Resu
 }
 
 fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|error| unexpected(error.to_string()))
+    BrowserJson.read(text).map_err(unexpected)
 }
 
 fn unexpected(detail: String) -> ApiError {
@@ -218,7 +219,7 @@ pub async fn chat(
     }
     let body = response.body().ok_or_else(|| unexpected("a stream without a body".to_owned()))?;
     let mut reader = super::browser::BodyReader::new(&body).map_err(ApiError::Network)?;
-    let mut events = EventStream::default();
+    let mut events = EventStream::new(BrowserJson);
     loop {
         let chunk = reader.next().await.map_err(ApiError::Network)?;
         let arrived = match &chunk {

@@ -2,8 +2,8 @@
 //! current route (the path of `window.location`), a notice for the user, and a counter that
 //! tells the task list to reload when the assistant changed tasks.
 
-use super::{api::Credentials, browser};
-use api_types::AuthResponse;
+use super::{api::Credentials, browser, json::BrowserJson};
+use api_types::{AuthResponse, JsonReader};
 use dioxus::prelude::*;
 
 const SESSION_KEY: &str = "todo-chatbot.session";
@@ -135,7 +135,7 @@ impl AppState {
 
 fn load_session() -> Option<AuthResponse> {
     let raw = browser::storage_get(SESSION_KEY)?;
-    match serde_json::from_str::<AuthResponse>(&raw) {
+    match BrowserJson.read::<AuthResponse>(&raw) {
         // An expired token would only earn a 401; forget it now.
         Ok(session) if session.expires_at > super::time::now() => Some(session),
         _ => {
