@@ -87,6 +87,7 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo clippy -p web --target wasm32-unknown-unknown --locked -- -D warnings
+    cargo clippy -p api-types --target wasm32-unknown-unknown --tests --locked -- -D warnings
 
 # Everything: lints, image builds, chart checks, unit and API tests on a real PostgreSQL, image tests.
 test: lint images sbom chart-check
@@ -96,7 +97,10 @@ test: lint images sbom chart-check
     if [[ ",$PLATFORMS," == *,linux/arm64,* ]] && [ "$(docker version --format '{{{{.Server.Arch}}')" != arm64 ]; then
       export BACKEND_IMAGE_ARM64="$BACKEND_IMAGE-arm64" WEB_IMAGE_ARM64="$WEB_IMAGE-arm64"
     fi
-    TOOLCHAIN_IMAGE="$(images/build.sh toolchain)" scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
+    toolchain="$(images/build.sh toolchain)"
+    # What only the browser app runs, in Node: api-types' BrowserJson.
+    TOOLCHAIN_IMAGE="$toolchain" scripts/test-wasm.sh
+    TOOLCHAIN_IMAGE="$toolchain" scripts/with-test-database.sh cargo test --workspace --locked --exclude chart-tests
     # The offline assistant is deterministic: a change that makes it understand less fails here.
     EVAL_MIN_ACCURACY=85 cargo run --quiet --locked -p image-tests --bin eval -- offline
 

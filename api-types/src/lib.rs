@@ -19,6 +19,8 @@ pub use chat::{
 };
 pub use error::{ErrorBody, FieldError};
 pub use health::{CheckStatus, Liveness, Readiness, ReadinessCheck};
+#[cfg(target_arch = "wasm32")]
+pub use json::BrowserJson;
 pub use json::{JsonReader, SerdeJson};
 pub use stream::{ChatEvent, DecodeError, SseDecoder, SseEvent};
 pub use tasks::{

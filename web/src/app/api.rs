@@ -1,12 +1,11 @@
 //! Every call the app makes to the backend, through the web server's `/api` proxy, typed by
 //! the shared `api-types` crate: a path or a body is written here and nowhere else.
 
-use super::json::BrowserJson;
 use crate::chat_log::EventStream;
 use api_types::{
-    AuthResponse, ChangePasswordRequest, ChatEvent, ChatMessage, ChatRequest, ChatResponse, CompleteRequest,
-    ConversationSummary, ErrorBody, JsonReader, NewTask, ServiceInfo, SignInRequest, SignUpRequest, Task, TaskPage,
-    TaskPatch, TaskQuery,
+    AuthResponse, BrowserJson, ChangePasswordRequest, ChatEvent, ChatMessage, ChatRequest, ChatResponse,
+    CompleteRequest, ConversationSummary, ErrorBody, JsonReader, NewTask, ServiceInfo, SignInRequest, SignUpRequest,
+    Task, TaskPage, TaskPatch, TaskQuery,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;

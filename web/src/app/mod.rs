@@ -7,7 +7,6 @@ mod api;
 mod auth;
 mod browser;
 mod chat;
-mod json;
 mod state;
 mod tasks;
 mod time;

@@ -2,8 +2,8 @@
 //! current route (the path of `window.location`), a notice for the user, and a counter that
 //! tells the task list to reload when the assistant changed tasks.
 
-use super::{api::Credentials, browser, json::BrowserJson};
-use api_types::{AuthResponse, JsonReader};
+use super::{api::Credentials, browser};
+use api_types::{AuthResponse, BrowserJson, JsonReader};
 use dioxus::prelude::*;
 
 const SESSION_KEY: &str = "todo-chatbot.session";
