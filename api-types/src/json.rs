@@ -36,12 +36,37 @@ pub struct BrowserJson;
 #[cfg(target_arch = "wasm32")]
 impl JsonReader for BrowserJson {
     fn read<T: DeserializeOwned>(&self, text: &str) -> Result<T, String> {
-        use wasm_bindgen::JsCast;
-        let value = js_sys::JSON::parse(text).map_err(|error| match error.dyn_ref::<js_sys::Error>() {
-            Some(error) => String::from(error.message()),
-            None => "not JSON".to_owned(),
-        })?;
-        serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string())
+        serde_wasm_bindgen::from_value(parse(text)?).map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl BrowserJson {
+    /// `value` as JSON text, built by serde-wasm-bindgen and written by the browser's
+    /// `JSON.stringify`, so that no JSON writer is linked either: the same text as serde_json's
+    /// for the contract's types (fields in declaration order, `null` for `None`, an integer for
+    /// a whole number), except that an integer beyond 2^53 is refused, not written.
+    pub fn write<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<js_sys::JsString, String> {
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        let value = value.serialize(&serializer).map_err(|error| error.to_string())?;
+        js_sys::JSON::stringify(&value).map_err(|error| js_error(&error))
+    }
+}
+
+/// `JSON.parse`, outside the generic `read`: compiled once, not once per type.
+#[cfg(target_arch = "wasm32")]
+#[inline(never)]
+fn parse(text: &str) -> Result<wasm_bindgen::JsValue, String> {
+    js_sys::JSON::parse(text).map_err(|error| js_error(&error))
+}
+
+/// What a JavaScript exception says.
+#[cfg(target_arch = "wasm32")]
+fn js_error(error: &wasm_bindgen::JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => error.message().into(),
+        None => error.as_string().unwrap_or_else(|| "the browser gave no reason".to_owned()),
     }
 }
 
@@ -51,7 +76,10 @@ impl JsonReader for BrowserJson {
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     use super::*;
-    use crate::{ChatEvent, ErrorBody, Priority, Task, TaskPage, ToolCallRecord};
+    use crate::{
+        AuthResponse, ChangePasswordRequest, ChatEvent, ChatRequest, CompleteRequest, ErrorBody, NewTask, Priority,
+        SignUpRequest, Task, TaskPage, TaskPatch, ToolCallRecord,
+    };
     use wasm_bindgen_test::wasm_bindgen_test;
 
     fn both<T: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) -> Result<T, (String, String)> {
@@ -86,6 +114,48 @@ mod tests {
         let (serde, browser) =
             (ChatEvent::decode("error", event), ChatEvent::decode_with(&BrowserJson, "error", event));
         assert_eq!(serde.unwrap(), browser.unwrap());
+    }
+
+    #[wasm_bindgen_test]
+    fn writes_the_contract_as_serde_json_does() {
+        fn same<T: serde::Serialize>(value: &T) {
+            let serde = serde_json::to_string(value).unwrap();
+            assert_eq!(String::from(BrowserJson.write(value).unwrap()), serde);
+        }
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-04T17:00:00.5Z").unwrap().to_utc();
+        let password = "p \"q\"\n\u{e9}\u{1f600}\u{7f}".to_owned();
+        same(&SignUpRequest { email: "a@b.c".into(), password, name: "Ada".into() });
+        same(&ChangePasswordRequest { current_password: "a".into(), new_password: "b".into() });
+        same(&NewTask {
+            title: "t".into(),
+            description: None,
+            priority: None,
+            tags: None,
+            due_at: None,
+            completed: None,
+        });
+        same(&NewTask {
+            title: "t".into(),
+            description: Some("d".into()),
+            priority: Some(Priority::Low),
+            tags: Some(vec!["a".into(), "b".into()]),
+            due_at: Some(at),
+            completed: Some(true),
+        });
+        same(&TaskPatch { description: Some(None), due_at: Some(None), ..TaskPatch::default() });
+        same(&TaskPatch { due_at: Some(Some(at)), title: Some("x".into()), ..TaskPatch::default() });
+        same(&CompleteRequest { completed: Some(false) });
+        same(&ChatRequest { conversation_id: None, message: "hi".into(), time_zone: Some("Europe/Paris".into()) });
+        same(&ChatRequest { conversation_id: Some("c".into()), message: "hi".into(), time_zone: None });
+        let session = r#"{"user":{"id":"u","email":"a@b.c","name":"A","created_at":"2026-11-26T10:00:00Z"},
+            "token":"t","expires_at":"2026-11-27T10:00:00.123Z"}"#;
+        same(&SerdeJson.read::<AuthResponse>(session).unwrap());
+
+        // Past 2^53 the browser's number would round it: refused.
+        let mut task: Task = SerdeJson.read(TASK).unwrap();
+        same(&task);
+        task.id = 9_007_199_254_740_993;
+        assert!(BrowserJson.write(&task).is_err());
     }
 
     #[wasm_bindgen_test]
