@@ -1,7 +1,7 @@
 //! Every call the app makes to the backend, through the web server's `/api` proxy, typed by
 //! the shared `api-types` crate: a path or a body is written here and nowhere else.
 
-use super::json::BrowserJson;
+use super::json::{self, BrowserJson};
 use crate::chat_log::EventStream;
 use api_types::{
     AuthResponse, ChangePasswordRequest, ChatEvent, ChatMessage, ChatRequest, ChatResponse, CompleteRequest,
@@ -9,7 +9,8 @@ use api_types::{
     TaskPatch, TaskQuery,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
+use wasm_bindgen::JsCast;
 
 /// Why a call did not give the expected answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +78,16 @@ fn authorized(request: RequestBuilder, credentials: &Credentials) -> RequestBuil
     request.header("Authorization", &format!("Bearer {}", credentials.token))
 }
 
+/// `request` with `body` as its JSON, as gloo-net's `json` would send it but written by the
+/// browser (app/json.rs).
+fn with_json<T: Serialize + ?Sized>(request: RequestBuilder, body: &T) -> Result<Request, gloo_net::Error> {
+    with_body(request, json::write(body))
+}
+
+fn with_body(request: RequestBuilder, body: Result<js_sys::JsString, String>) -> Result<Request, gloo_net::Error> {
+    request.header("Content-Type", "application/json").body(body.map_err(gloo_net::Error::GlooError)?)
+}
+
 fn user_path(credentials: &Credentials, rest: &str) -> String {
     format!("/api/{}/{rest}", credentials.user_id)
 }
@@ -122,11 +133,11 @@ fn unexpected(detail: String) -> ApiError {
 }
 
 pub async fn sign_up(request: &SignUpRequest) -> Result<AuthResponse, ApiError> {
-    json(Request::post("/api/auth/sign-up").json(request)).await
+    json(with_json(Request::post("/api/auth/sign-up"), request)).await
 }
 
 pub async fn sign_in(request: &SignInRequest) -> Result<AuthResponse, ApiError> {
-    json(Request::post("/api/auth/sign-in").json(request)).await
+    json(with_json(Request::post("/api/auth/sign-in"), request)).await
 }
 
 /// Ends this session on the server: its token stops working everywhere it was copied to.
@@ -146,7 +157,7 @@ pub async fn change_password(
     credentials: &Credentials,
     request: &ChangePasswordRequest,
 ) -> Result<AuthResponse, ApiError> {
-    json(authorized(Request::post("/api/auth/password"), credentials).json(request)).await
+    json(with_json(authorized(Request::post("/api/auth/password"), credentials), request)).await
 }
 
 /// Whether the session still works. The app shows nothing of the `User` it answers with, so
@@ -160,15 +171,20 @@ pub async fn info() -> Result<ServiceInfo, ApiError> {
     json(Request::get("/api/info").build()).await
 }
 
-/// `TaskQuery` as query pairs, named by its own serde attributes so the names stay the contract's.
+/// `TaskQuery` as query pairs, named by its own serde attributes so the names stay the contract's,
+/// in the order of its fields; a number as JSON writes it.
 fn query_pairs(query: &TaskQuery) -> Vec<(String, String)> {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(query) else { return Vec::new() };
-    fields
-        .into_iter()
-        .filter_map(|(name, value)| match value {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(text) => Some((name, text)),
-            other => Some((name, other.to_string())),
+    let Ok(fields) = query.serialize(&serde_wasm_bindgen::Serializer::json_compatible()) else { return Vec::new() };
+    js_sys::Object::entries(&fields.unchecked_into())
+        .iter()
+        .filter_map(|entry| {
+            let entry: js_sys::Array = entry.unchecked_into();
+            let (name, value) = (entry.get(0).as_string()?, entry.get(1));
+            if value.is_null() {
+                return None;
+            }
+            let value = value.as_string().or_else(|| js_sys::JSON::stringify(&value).ok().map(String::from))?;
+            Some((name, value))
         })
         .collect()
 }
@@ -181,16 +197,18 @@ pub async fn list_tasks(credentials: &Credentials, query: &TaskQuery) -> Result<
 }
 
 pub async fn create_task(credentials: &Credentials, task: &NewTask) -> Result<Task, ApiError> {
-    json(authorized(Request::post(&user_path(credentials, "tasks")), credentials).json(task)).await
+    json(with_json(authorized(Request::post(&user_path(credentials, "tasks")), credentials), task)).await
 }
 
 pub async fn update_task(credentials: &Credentials, id: i64, patch: &TaskPatch) -> Result<Task, ApiError> {
-    json(authorized(Request::patch(&user_path(credentials, &format!("tasks/{id}"))), credentials).json(patch)).await
+    json(with_json(authorized(Request::patch(&user_path(credentials, &format!("tasks/{id}"))), credentials), patch))
+        .await
 }
 
 pub async fn set_completed(credentials: &Credentials, id: i64, completed: bool) -> Result<Task, ApiError> {
     let path = user_path(credentials, &format!("tasks/{id}/complete"));
-    json(authorized(Request::patch(&path), credentials).json(&CompleteRequest { completed: Some(completed) })).await
+    json(with_json(authorized(Request::patch(&path), credentials), &CompleteRequest { completed: Some(completed) }))
+        .await
 }
 
 pub async fn delete_task(credentials: &Credentials, id: i64) -> Result<(), ApiError> {
@@ -207,9 +225,10 @@ pub async fn chat(
     request: &ChatRequest,
     mut on_event: impl FnMut(ChatEvent),
 ) -> Result<(), ApiError> {
-    let request = authorized(Request::post(&user_path(credentials, "chat")), credentials)
-        .header("Accept", "text/event-stream")
-        .json(request);
+    let request = with_json(
+        authorized(Request::post(&user_path(credentials, "chat")), credentials).header("Accept", "text/event-stream"),
+        request,
+    );
     let response = send(request).await?;
     let streamed = response.headers().get("content-type").is_some_and(|kind| kind.starts_with("text/event-stream"));
     if !streamed {

@@ -2,7 +2,7 @@
 //! the text grows as it arrives, and each tool shows as a chip under it, running until its
 //! result is in; a tool that changed tasks tells the task list to reload.
 
-use super::{api, browser, state::AppState, time, typed_into};
+use super::{api, browser, json, state::AppState, time, typed_into};
 use crate::chat_log::{Applied, Chip, Turn, turns_from};
 use api_types::{AssistantMode, ChatRequest};
 use dioxus::prelude::*;
@@ -13,6 +13,12 @@ const SUGGESTIONS: [&str; 4] =
 const BUSY_ELSEWHERE: &str = "The assistant is still answering an earlier message in this conversation, \
     probably sent from another tab or device. Your message was not sent: it is back in the box, send it again \
     once that answer has arrived.";
+
+/// A tool call's arguments as compact JSON, for the chip's tooltip (written by the browser, as
+/// every JSON the app writes: app/json.rs).
+fn arguments_text(arguments: &serde_json::Value) -> String {
+    json::write(arguments).map(String::from).unwrap_or_default()
+}
 
 #[component]
 pub fn ChatPanel() -> Element {
@@ -289,10 +295,10 @@ pub fn ChatPanel() -> Element {
                                 for (position, chip) in turn.chips.iter().enumerate() {
                                     match chip {
                                         Chip::Running { .. } => rsx! {
-                                            li { class: "chip running", aria_busy: "true", title: "{chip.arguments()}", "{chip.summary()}" }
+                                            li { class: "chip running", aria_busy: "true", title: arguments_text(chip.arguments()), "{chip.summary()}" }
                                         },
                                         Chip::Ran(call) => rsx! {
-                                            li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: "{call.arguments}",
+                                            li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: arguments_text(&call.arguments),
                                                 "{call.summary()}"
                                                 if call.undone {
                                                     span { class: "undone-note", " (undone)" }

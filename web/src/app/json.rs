@@ -6,9 +6,13 @@
 //! JavaScript's safe range (2^53) and the field's type, or the value is refused, never rounded.
 //! Where it is not: a repeated key keeps its last value, and a lone UTF-16 surrogate in a string
 //! (which the backend, writing Rust strings, never sends) becomes U+FFFD.
+//!
+//! JSON to the server (request bodies, the stored session, a tool call's arguments) is written
+//! the same way round: serde-wasm-bindgen builds the value and `JSON.stringify` writes it, so no
+//! JSON writer is linked either (docs/benchmarks.md).
 
 use api_types::JsonReader;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 /// The browser's `JSON.parse`.
 pub struct BrowserJson;
@@ -18,4 +22,13 @@ impl JsonReader for BrowserJson {
         let value = js_sys::JSON::parse(text).map_err(|error| super::browser::describe(&error))?;
         serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string())
     }
+}
+
+/// `value` as JSON text, written by the browser's `JSON.stringify`: the same text as
+/// serde_json's for the contract's types (fields in declaration order, `null` for `None`, an
+/// integer for a whole number), except that an integer beyond 2^53 is refused, not written.
+pub fn write<T: Serialize + ?Sized>(value: &T) -> Result<js_sys::JsString, String> {
+    let value =
+        value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|error| error.to_string())?;
+    js_sys::JSON::stringify(&value).map_err(|error| super::browser::describe(&error))
 }

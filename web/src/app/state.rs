@@ -2,7 +2,7 @@
 //! current route (the path of `window.location`), a notice for the user, and a counter that
 //! tells the task list to reload when the assistant changed tasks.
 
-use super::{api::Credentials, browser, json::BrowserJson};
+use super::{api::Credentials, browser, json, json::BrowserJson};
 use api_types::{AuthResponse, JsonReader};
 use dioxus::prelude::*;
 
@@ -146,8 +146,8 @@ fn load_session() -> Option<AuthResponse> {
 }
 
 fn store_session(session: Option<&AuthResponse>) {
-    match session.and_then(|session| serde_json::to_string(session).ok()) {
-        Some(json) => browser::storage_set(SESSION_KEY, &json),
+    match session.and_then(|session| json::write(session).ok()) {
+        Some(json) => browser::storage_set(SESSION_KEY, &String::from(json)),
         None => browser::storage_remove(SESSION_KEY),
     }
 }
