@@ -97,7 +97,7 @@ pub fn ChatPanel() -> Element {
                         started = true;
                         conversation.set(Some(conversation_id));
                     }
-                    Applied::ToolRan { changed_tasks: true } => app.task_changes_elsewhere(),
+                    Applied::ToolRan { changed_tasks: true } => app.tasks_changed_elsewhere(),
                     Applied::ToolRan { changed_tasks: false } | Applied::Grew => {}
                     Applied::Failed { status, error } => failed = Some(api::ApiError::from_status(status, error)),
                 }
@@ -177,7 +177,7 @@ pub fn ChatPanel() -> Element {
                     {
                         record.undone = true;
                     }
-                    app.task_changes_elsewhere();
+                    app.tasks_changed_elsewhere();
                 }
                 Err(failure) => error.set(Some(format!("Could not undo: {}", app.failed(&failure)))),
             }

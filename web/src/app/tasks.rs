@@ -263,7 +263,7 @@ pub fn TaskPanel() -> Element {
                     if loading() && visible.is_some() { span { class: "refreshing", " · updating…" } }
                 }
             }
-            NewTaskForm { on_created: move |_| reload += 1 }
+            NewTaskForm {}
             div { class: "filters", role: "group", aria_label: "Filter and sort",
                 fieldset { class: "segmented",
                     legend { class: "visually-hidden", "Show" }
@@ -368,8 +368,11 @@ pub fn TaskPanel() -> Element {
     }
 }
 
+/// The add form. A component for its own state, without props (a props type, its builder and
+/// an event handler cost more than the markup): a new task reloads the list through
+/// `AppState::tasks_changed`, as the assistant's changes do.
 #[component]
-fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
+fn NewTaskForm() -> Element {
     let app = use_context::<AppState>();
     let mut title = use_signal(String::new);
     let mut priority = use_signal(|| Priority::Medium);
@@ -405,13 +408,13 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
         spawn(async move {
             busy.set(true);
             match api::create_task(&credentials, &task).await {
-                Ok(created) => {
+                Ok(_) => {
                     error.set(None);
                     title.set(String::new());
                     tags.set(String::new());
                     due.set(String::new());
                     priority.set(Priority::Medium);
-                    on_created.call(created);
+                    app.tasks_changed_elsewhere();
                     browser::focus("new-task-title");
                 }
                 Err(failure) => {
