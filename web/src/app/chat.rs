@@ -4,7 +4,7 @@
 
 use super::{api, browser, json, state::AppState, time, typed_into};
 use crate::chat_log::{Applied, Chip, Turn, turns_from};
-use api_types::{AssistantMode, ChatRequest};
+use api_types::{AssistantMode, ChatRequest, ServiceInfo};
 use dioxus::prelude::*;
 
 const SUGGESTIONS: [&str; 4] =
@@ -31,10 +31,17 @@ pub fn ChatPanel() -> Element {
     let mut error = use_signal(|| None::<String>);
     let mut history_version = use_signal(|| 0_u64);
 
-    let info = use_resource(api::info);
+    // What answers (the model, or the offline assistant): read once, with the first list of
+    // conversations, by the same resource (each use_resource is its own copy of Dioxus' code).
+    let mut info = use_signal(|| None::<ServiceInfo>);
     let history = use_resource(move || {
         let _ = history_version();
         async move {
+            if info.peek().is_none()
+                && let Ok(answer) = api::info().await
+            {
+                info.set(Some(answer));
+            }
             let credentials = app.credentials()?;
             match api::conversations(&credentials).await {
                 Ok(list) => Some(Ok(list)),
@@ -209,9 +216,9 @@ pub fn ChatPanel() -> Element {
         });
     };
 
-    let offline = matches!(&*info.read(), Some(Ok(info)) if info.assistant == AssistantMode::Offline);
+    let offline = matches!(&*info.read(), Some(info) if info.assistant == AssistantMode::Offline);
     let model = match &*info.read() {
-        Some(Ok(info)) if info.assistant == AssistantMode::Model => info.model.clone(),
+        Some(info) if info.assistant == AssistantMode::Model => info.model.clone(),
         _ => None,
     };
     let current = conversation();
