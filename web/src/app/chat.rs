@@ -4,7 +4,7 @@
 
 use super::{api, browser, json, state::AppState, time, typed_into};
 use crate::chat_log::{Applied, Chip, Turn, turns_from};
-use api_types::{AssistantMode, ChatRequest, ServiceInfo};
+use api_types::{AssistantMode, ChatRequest, ConversationSummary, ServiceInfo};
 use dioxus::prelude::*;
 
 const SUGGESTIONS: [&str; 4] =
@@ -34,20 +34,18 @@ pub fn ChatPanel() -> Element {
     // What answers (the model, or the offline assistant): read once, with the first list of
     // conversations, by the same resource (each use_resource is its own copy of Dioxus' code).
     let mut info = use_signal(|| None::<ServiceInfo>);
-    let history = use_resource(move || {
+    let mut history = use_signal(|| None::<Result<Vec<ConversationSummary>, String>>);
+    let _history_loader = use_resource(move || {
         let _ = history_version();
-        async move {
+        super::boxed(async move {
             if info.peek().is_none()
                 && let Ok(answer) = api::info().await
             {
                 info.set(Some(answer));
             }
-            let credentials = app.credentials()?;
-            match api::conversations(&credentials).await {
-                Ok(list) => Some(Ok(list)),
-                Err(failure) => Some(Err(app.failed(&failure))),
-            }
-        }
+            let Some(credentials) = app.credentials() else { return };
+            history.set(Some(api::conversations(&credentials).await.map_err(|failure| app.failed(&failure))));
+        })
     });
 
     // Keep the newest message in view, also while an answer grows.
@@ -247,13 +245,13 @@ pub fn ChatPanel() -> Element {
             details { class: "history",
                 summary { "Previous conversations" }
                 match &*history.read() {
-                    None | Some(None) => rsx! { p { class: "muted", "Loading…" } },
-                    Some(Some(Err(message))) => rsx! {
+                    None => rsx! { p { class: "muted", "Loading…" } },
+                    Some(Err(message)) => rsx! {
                         p { class: "muted", "Could not load them: {message} " }
                         button { r#type: "button", class: "link", onclick: move |_| history_version += 1, "Try again" }
                     },
-                    Some(Some(Ok(list))) if list.is_empty() => rsx! { p { class: "muted", "None yet: your conversations will be listed here." } },
-                    Some(Some(Ok(list))) => rsx! {
+                    Some(Ok(list)) if list.is_empty() => rsx! { p { class: "muted", "None yet: your conversations will be listed here." } },
+                    Some(Ok(list)) => rsx! {
                         ul { class: "conversation-list",
                             for summary in list.iter().cloned() {
                                 li { key: "{summary.id}", class: if current.as_deref() == Some(summary.id.as_str()) { "active" } else { "" },

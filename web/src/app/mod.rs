@@ -126,3 +126,11 @@ fn notice_banner(app: AppState) -> Element {
 fn typed_into(mut signal: Signal<String>) -> impl FnMut(FormEvent) + 'static {
     move |event| signal.set(event.value())
 }
+
+/// A resource's task as one type: the two `use_resource`s of the app (the task list's and the
+/// conversation list's) then share Dioxus' code for polling it.
+fn boxed(
+    task: impl std::future::Future<Output = ()> + 'static,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    Box::pin(task)
+}

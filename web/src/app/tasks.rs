@@ -130,7 +130,7 @@ pub fn TaskPanel() -> Element {
         };
         // Subscriptions: a local change, or the assistant having changed tasks.
         let _ = (reload(), (app.tasks_changed)());
-        async move {
+        super::boxed(async move {
             loading.set(true);
             if query.q.is_some() {
                 // Typing restarts this resource, which drops the sleeping future: a debounce.
@@ -155,7 +155,7 @@ pub fn TaskPanel() -> Element {
                 Err(error) => load_error.set(Some(app.failed(&error))),
             }
             loading.set(false);
-        }
+        })
     });
 
     let mut replace = move |task: Task| {
