@@ -14,10 +14,10 @@ const BUSY_ELSEWHERE: &str = "The assistant is still answering an earlier messag
     probably sent from another tab or device. Your message was not sent: it is back in the box, send it again \
     once that answer has arrived.";
 
-/// A tool call's arguments as compact JSON, for the chip's tooltip (written by the browser, as
+/// A tool call's arguments as compact JSON, for the chip's tooltip, written by the browser (as
 /// every JSON the app writes: app/json.rs).
 fn arguments_text(arguments: &serde_json::Value) -> String {
-    json::write(arguments).map(String::from).unwrap_or_default()
+    js_sys::JSON::stringify(&json::value_to_js(arguments)).map(String::from).unwrap_or_default()
 }
 
 #[component]

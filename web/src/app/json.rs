@@ -32,3 +32,24 @@ pub fn write<T: Serialize + ?Sized>(value: &T) -> Result<js_sys::JsString, Strin
         value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|error| error.to_string())?;
     js_sys::JSON::stringify(&value).map_err(|error| super::browser::describe(&error))
 }
+
+/// A JSON value as the browser's own, built by hand: the one map-shaped thing the app writes,
+/// so serde-wasm-bindgen's map serializer is not linked for it. Every number the app holds
+/// came from `JSON.parse`, so each one is a JavaScript number again.
+pub fn value_to_js(value: &serde_json::Value) -> wasm_bindgen::JsValue {
+    use serde_json::Value;
+    match value {
+        Value::Null => wasm_bindgen::JsValue::NULL,
+        Value::Bool(value) => (*value).into(),
+        Value::Number(number) => number.as_f64().unwrap_or(f64::NAN).into(),
+        Value::String(text) => text.into(),
+        Value::Array(items) => items.iter().map(value_to_js).collect::<js_sys::Array>().into(),
+        Value::Object(fields) => {
+            let object = js_sys::Object::new();
+            for (name, field) in fields {
+                let _ = js_sys::Reflect::set(&object, &name.into(), &value_to_js(field));
+            }
+            object.into()
+        }
+    }
+}
