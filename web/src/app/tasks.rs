@@ -485,7 +485,7 @@ fn row_class(task: &Task, now: DateTime<Utc>, editing: Signal<Vec<EditForm>>) ->
 /// A row's edit form: what is typed in it and how saving went. Kept by the panel, as the rows
 /// are its markup: a component per form would bring a props type, its builder and memoize, and
 /// an event handler.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct EditForm {
     id: i64,
     title: String,
@@ -555,8 +555,8 @@ fn task_row(
     };
     let completed = task.completed;
     let deleted = task.clone();
-    let opened = EditForm::of(task);
-    let opened_too = opened.clone();
+    // What the edit form opens with, read when it opens.
+    let (opened, opened_too) = (task.clone(), task.clone());
     rsx! {
         input {
             id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
@@ -564,7 +564,7 @@ fn task_row(
             onchange: move |e| on_toggle((id, e.checked())),
         }
         div { class: "task-main",
-            span { class: "task-title", ondoubleclick: move |_| editing.write().push(opened.clone()), "{task.title}" }
+            span { class: "task-title", ondoubleclick: move |_| editing.write().push(EditForm::of(&opened)), "{task.title}" }
             if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
                 p { class: "task-description", "{description}" }
             }
@@ -589,7 +589,7 @@ fn task_row(
             button {
                 id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
                 onclick: move |_| {
-                    editing.write().push(opened_too.clone());
+                    editing.write().push(EditForm::of(&opened_too));
                     spawn(async move {
                         browser::sleep(0).await;
                         browser::focus(&format!("edit-{id}-title"));
