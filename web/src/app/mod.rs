@@ -120,9 +120,9 @@ fn notice_banner(app: AppState) -> Element {
     }
 }
 
-/// The `oninput` of a text field: keeps `signal` equal to what is typed. Every field of the app
-/// shares this one closure type, so Dioxus' listener code is compiled once for all of them
-/// instead of once per field.
+/// The `oninput` of a text field (or a select's `onchange`): keeps `signal` equal to what is
+/// typed or chosen. Every field of the app shares this one closure type, so Dioxus' listener
+/// code is compiled once for all of them instead of once per field.
 fn typed_into(mut signal: Signal<String>) -> impl FnMut(FormEvent) + 'static {
     move |event| signal.set(event.value())
 }

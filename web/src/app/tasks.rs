@@ -100,7 +100,9 @@ pub fn TaskPanel() -> Element {
     let mut status = use_signal(|| StatusFilter::All);
     let mut search = use_signal(String::new);
     let mut tag = use_signal(|| None::<String>);
-    let mut sort = use_signal(|| SortChoice::Newest);
+    // The select's value, read as a SortChoice where it is used: the select shares the text
+    // fields' `oninput` closure type.
+    let sort = use_signal(|| SortChoice::Newest.value().to_owned());
     let mut limit = use_signal(|| PAGE_SIZE);
     let mut reload = use_signal(|| 0_u64);
     // The last answer, kept while the next one loads; `None` until the first arrives.
@@ -117,7 +119,7 @@ pub fn TaskPanel() -> Element {
     let mut editing = use_signal(Vec::<EditForm>::new);
 
     let _loader = use_resource(move || {
-        let (sort_by, order) = sort().query();
+        let (sort_by, order) = SortChoice::from_value(&sort()).query();
         let text = search().trim().to_owned();
         let query = TaskQuery {
             status: Some(status()),
@@ -298,9 +300,9 @@ pub fn TaskPanel() -> Element {
                     label { r#for: "task-sort", "Sort" }
                     select {
                         id: "task-sort",
-                        onchange: move |e| sort.set(SortChoice::from_value(&e.value())),
+                        onchange: typed_into(sort),
                         for choice in SortChoice::ALL {
-                            option { value: choice.value(), selected: sort() == choice, "{choice.label()}" }
+                            option { value: choice.value(), selected: *sort.read() == choice.value(), "{choice.label()}" }
                         }
                     }
                 }
@@ -375,7 +377,8 @@ pub fn TaskPanel() -> Element {
 fn NewTaskForm() -> Element {
     let app = use_context::<AppState>();
     let mut title = use_signal(String::new);
-    let mut priority = use_signal(|| Priority::Medium);
+    // The select's value (see `sort` in TaskPanel).
+    let mut priority = use_signal(|| Priority::Medium.as_str().to_owned());
     let mut tags = use_signal(String::new);
     let mut due = use_signal(String::new);
     let mut busy = use_signal(|| false);
@@ -399,7 +402,7 @@ fn NewTaskForm() -> Element {
         let tag_list = parse_tags(&tags());
         let task = NewTask {
             title: title().trim().to_owned(),
-            priority: Some(priority()),
+            priority: Some(priority_from(&priority())),
             tags: (!tag_list.is_empty()).then_some(tag_list),
             due_at,
             ..NewTask::default()
@@ -413,7 +416,7 @@ fn NewTaskForm() -> Element {
                     title.set(String::new());
                     tags.set(String::new());
                     due.set(String::new());
-                    priority.set(Priority::Medium);
+                    priority.set(Priority::Medium.as_str().to_owned());
                     app.tasks_changed_elsewhere();
                     browser::focus("new-task-title");
                 }
@@ -448,9 +451,9 @@ fn NewTaskForm() -> Element {
             }
             div { id: "new-task-details", class: "new-task-details", hidden: !more(),
                 {field("new-task-priority", "Priority", None, failure.as_ref().and_then(|e| e.field("priority")), "", rsx! {
-                    select { id: "new-task-priority", onchange: move |e| priority.set(priority_from(&e.value())),
+                    select { id: "new-task-priority", onchange: typed_into(priority),
                         for option_priority in Priority::ALL {
-                            option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
+                            option { value: option_priority.as_str(), selected: *priority.read() == option_priority.as_str(), "{capitalised(option_priority)}" }
                         }
                     }
                 })}
@@ -489,7 +492,8 @@ fn row_class(task: &Task, now: DateTime<Utc>, editing: Signal<Vec<EditForm>>) ->
 struct EditForm {
     id: i64,
     title: String,
-    priority: Priority,
+    /// The select's value.
+    priority: String,
     tags: String,
     due: String,
     busy: bool,
@@ -502,7 +506,7 @@ impl EditForm {
         Self {
             id: task.id,
             title: task.title.clone(),
-            priority: task.priority,
+            priority: task.priority.as_str().to_owned(),
             tags: task.tags.join(", "),
             due: time::date_input_value(task.due_at),
             busy: false,
@@ -519,7 +523,8 @@ fn edit(mut editing: Signal<Vec<EditForm>>, id: i64, change: impl FnOnce(&mut Ed
     }
 }
 
-/// The `oninput` of an edit form's text field (one closure type for the three).
+/// The `oninput` of an edit form's text field, and its priority select's `onchange` (one closure
+/// type for the four).
 fn typed_into_edit(
     editing: Signal<Vec<EditForm>>,
     id: i64,
@@ -640,7 +645,7 @@ fn edit_form(
         };
         let patch = TaskPatch {
             title: Some(form.title.trim().to_owned()),
-            priority: Some(form.priority),
+            priority: Some(priority_from(&form.priority)),
             tags: Some(parse_tags(&form.tags)),
             due_at: Some(due_at),
             ..TaskPatch::default()
@@ -673,9 +678,9 @@ fn edit_form(
             })}
             div { class: "edit-row",
                 {field(&format!("edit-{id}-priority"), "Priority", None, None, "", rsx! {
-                    select { id: "edit-{id}-priority", onchange: move |e| edit(editing, id, |form| form.priority = priority_from(&e.value())),
+                    select { id: "edit-{id}-priority", onchange: typed_into_edit(editing, id, |form| &mut form.priority),
                         for option_priority in Priority::ALL {
-                            option { value: option_priority.as_str(), selected: form.priority == option_priority, "{capitalised(option_priority)}" }
+                            option { value: option_priority.as_str(), selected: form.priority == option_priority.as_str(), "{capitalised(option_priority)}" }
                         }
                     }
                 })}
