@@ -19,9 +19,14 @@ pub struct BrowserJson;
 
 impl JsonReader for BrowserJson {
     fn read<T: DeserializeOwned>(&self, text: &str) -> Result<T, String> {
-        let value = js_sys::JSON::parse(text).map_err(|error| super::browser::describe(&error))?;
-        serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string())
+        serde_wasm_bindgen::from_value(parse(text)?).map_err(|error| error.to_string())
     }
+}
+
+/// `JSON.parse`, outside the generic `read`: compiled once, not once per type.
+#[inline(never)]
+fn parse(text: &str) -> Result<wasm_bindgen::JsValue, String> {
+    js_sys::JSON::parse(text).map_err(|error| super::browser::describe(&error))
 }
 
 /// `value` as JSON text, written by the browser's `JSON.stringify`: the same text as
