@@ -178,12 +178,8 @@ async fn send(request: Request) -> Result<web_sys::Response, ApiError> {
     Err(ApiError::from_status(status, body))
 }
 
-async fn json<T: DeserializeOwned>(request: Request) -> Result<T, ApiError> {
-    decode(&text(request).await?)
-}
-
-/// The body of a successful answer. Not generic, unlike `json`: the waiting is compiled once,
-/// and only the decoding once per type.
+/// The body of a successful answer. Not generic: the waiting is compiled once, and only the
+/// decoding (`decode`, in each call's own future) once per type.
 async fn text(request: Request) -> Result<String, ApiError> {
     body_text(&send(request).await?).await.map_err(unexpected)
 }
@@ -197,11 +193,11 @@ fn unexpected(detail: String) -> ApiError {
 }
 
 pub async fn sign_up(request: &SignUpRequest) -> Result<AuthResponse, ApiError> {
-    json(Request::post("/api/auth/sign-up").json(request)?).await
+    decode(&text(Request::post("/api/auth/sign-up").json(request)?).await?)
 }
 
 pub async fn sign_in(request: &SignInRequest) -> Result<AuthResponse, ApiError> {
-    json(Request::post("/api/auth/sign-in").json(request)?).await
+    decode(&text(Request::post("/api/auth/sign-in").json(request)?).await?)
 }
 
 /// Ends this session on the server: its token stops working everywhere it was copied to.
@@ -221,7 +217,7 @@ pub async fn change_password(
     credentials: &Credentials,
     request: &ChangePasswordRequest,
 ) -> Result<AuthResponse, ApiError> {
-    json(authorized(Request::post("/api/auth/password"), credentials).json(request)?).await
+    decode(&text(authorized(Request::post("/api/auth/password"), credentials).json(request)?).await?)
 }
 
 /// Whether the session still works. The app shows nothing of the `User` it answers with, so
@@ -232,7 +228,7 @@ pub async fn me(credentials: &Credentials) -> Result<(), ApiError> {
 }
 
 pub async fn info() -> Result<ServiceInfo, ApiError> {
-    json(Request::get("/api/info")).await
+    decode(&text(Request::get("/api/info")).await?)
 }
 
 /// `TaskQuery` as a query string (with its `?`, or empty), named by its own serde attributes so
@@ -259,20 +255,26 @@ fn query_string(query: &TaskQuery) -> String {
 
 pub async fn list_tasks(credentials: &Credentials, query: &TaskQuery) -> Result<TaskPage, ApiError> {
     let path = format!("{}{}", user_path(credentials, "tasks"), query_string(query));
-    json(authorized(Request::get(&path), credentials)).await
+    decode(&text(authorized(Request::get(&path), credentials)).await?)
 }
 
 pub async fn create_task(credentials: &Credentials, task: &NewTask) -> Result<Task, ApiError> {
-    json(authorized(Request::post(&user_path(credentials, "tasks")), credentials).json(task)?).await
+    decode(&text(authorized(Request::post(&user_path(credentials, "tasks")), credentials).json(task)?).await?)
 }
 
 pub async fn update_task(credentials: &Credentials, id: i64, patch: &TaskPatch) -> Result<Task, ApiError> {
-    json(authorized(Request::patch(&user_path(credentials, &format!("tasks/{id}"))), credentials).json(patch)?).await
+    decode(
+        &text(authorized(Request::patch(&user_path(credentials, &format!("tasks/{id}"))), credentials).json(patch)?)
+            .await?,
+    )
 }
 
 pub async fn set_completed(credentials: &Credentials, id: i64, completed: bool) -> Result<Task, ApiError> {
     let path = user_path(credentials, &format!("tasks/{id}/complete"));
-    json(authorized(Request::patch(&path), credentials).json(&CompleteRequest { completed: Some(completed) })?).await
+    decode(
+        &text(authorized(Request::patch(&path), credentials).json(&CompleteRequest { completed: Some(completed) })?)
+            .await?,
+    )
 }
 
 pub async fn delete_task(credentials: &Credentials, id: i64) -> Result<(), ApiError> {
@@ -324,12 +326,12 @@ pub async fn chat(
 }
 
 pub async fn conversations(credentials: &Credentials) -> Result<Vec<ConversationSummary>, ApiError> {
-    json(authorized(Request::get(&user_path(credentials, "conversations")), credentials)).await
+    decode(&text(authorized(Request::get(&user_path(credentials, "conversations")), credentials)).await?)
 }
 
 pub async fn messages(credentials: &Credentials, conversation_id: &str) -> Result<Vec<ChatMessage>, ApiError> {
     let path = user_path(credentials, &format!("conversations/{conversation_id}/messages"));
-    json(authorized(Request::get(&path), credentials)).await
+    decode(&text(authorized(Request::get(&path), credentials)).await?)
 }
 
 /// Reverts one change a chat tool made; a 409's message says which task changed since. The
