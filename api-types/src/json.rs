@@ -47,9 +47,13 @@ impl BrowserJson {
     /// for the contract's types (fields in declaration order, `null` for `None`, an integer for
     /// a whole number), except that an integer beyond 2^53 is refused, not written.
     pub fn write<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<js_sys::JsString, String> {
-        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-        let value = value.serialize(&serializer).map_err(|error| error.to_string())?;
-        js_sys::JSON::stringify(&value).map_err(|error| js_error(&error))
+        js_sys::JSON::stringify(&self.to_js(value)?).map_err(|error| js_error(&error))
+    }
+
+    /// `value` as the JavaScript value that [`BrowserJson::write`] writes: objects, arrays,
+    /// strings, numbers, booleans and `null`.
+    pub fn to_js<T: serde::Serialize + ?Sized>(&self, value: &T) -> Result<wasm_bindgen::JsValue, String> {
+        value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|error| error.to_string())
     }
 }
 

@@ -120,7 +120,7 @@ impl Drop for BodyReader {
     }
 }
 
-fn describe(error: &wasm_bindgen::JsValue) -> String {
+pub fn describe(error: &wasm_bindgen::JsValue) -> String {
     match error.dyn_ref::<js_sys::Error>() {
         Some(error) => error.message().into(),
         None => error.as_string().unwrap_or_else(|| "the browser gave no reason".to_owned()),

@@ -4,7 +4,7 @@
 
 use super::{api, browser, state::AppState, time, typed_into};
 use crate::chat_log::{Applied, Chip, Turn, turns_from};
-use api_types::{AssistantMode, ChatRequest};
+use api_types::{AssistantMode, ChatRequest, ConversationSummary, ServiceInfo};
 use dioxus::prelude::*;
 
 const SUGGESTIONS: [&str; 4] =
@@ -13,6 +13,33 @@ const SUGGESTIONS: [&str; 4] =
 const BUSY_ELSEWHERE: &str = "The assistant is still answering an earlier message in this conversation, \
     probably sent from another tab or device. Your message was not sent: it is back in the box, send it again \
     once that answer has arrived.";
+
+/// A tool call's arguments as compact JSON, for the chip's tooltip, written by the browser (as
+/// every JSON the app writes: `api_types::BrowserJson`).
+fn arguments_text(arguments: &serde_json::Value) -> String {
+    js_sys::JSON::stringify(&value_to_js(arguments)).map(String::from).unwrap_or_default()
+}
+
+/// A JSON value as the browser's own, built by hand: the one map-shaped thing the app writes,
+/// so serde-wasm-bindgen's map serializer is not linked for it (BrowserJson writes the rest). Every number the app holds
+/// came from `JSON.parse`, so each one is a JavaScript number again.
+fn value_to_js(value: &serde_json::Value) -> wasm_bindgen::JsValue {
+    use serde_json::Value;
+    match value {
+        Value::Null => wasm_bindgen::JsValue::NULL,
+        Value::Bool(value) => (*value).into(),
+        Value::Number(number) => number.as_f64().unwrap_or(f64::NAN).into(),
+        Value::String(text) => text.into(),
+        Value::Array(items) => items.iter().map(value_to_js).collect::<js_sys::Array>().into(),
+        Value::Object(fields) => {
+            let object = js_sys::Object::new();
+            for (name, field) in fields {
+                let _ = js_sys::Reflect::set(&object, &name.into(), &value_to_js(field));
+            }
+            object.into()
+        }
+    }
+}
 
 #[component]
 pub fn ChatPanel() -> Element {
@@ -25,16 +52,21 @@ pub fn ChatPanel() -> Element {
     let mut error = use_signal(|| None::<String>);
     let mut history_version = use_signal(|| 0_u64);
 
-    let info = use_resource(api::info);
-    let history = use_resource(move || {
+    // What answers (the model, or the offline assistant): read once, with the first list of
+    // conversations, by the same resource (each use_resource is its own copy of Dioxus' code).
+    let mut info = use_signal(|| None::<ServiceInfo>);
+    let mut history = use_signal(|| None::<Result<Vec<ConversationSummary>, String>>);
+    let _history_loader = use_resource(move || {
         let _ = history_version();
-        async move {
-            let credentials = app.credentials()?;
-            match api::conversations(&credentials).await {
-                Ok(list) => Some(Ok(list)),
-                Err(failure) => Some(Err(app.failed(&failure))),
+        super::boxed(async move {
+            if info.peek().is_none()
+                && let Ok(answer) = api::info().await
+            {
+                info.set(Some(answer));
             }
-        }
+            let Some(credentials) = app.credentials() else { return };
+            history.set(Some(api::conversations(&credentials).await.map_err(|failure| app.failed(&failure))));
+        })
     });
 
     // Keep the newest message in view, also while an answer grows.
@@ -91,7 +123,7 @@ pub fn ChatPanel() -> Element {
                         started = true;
                         conversation.set(Some(conversation_id));
                     }
-                    Applied::ToolRan { changed_tasks: true } => app.task_changes_elsewhere(),
+                    Applied::ToolRan { changed_tasks: true } => app.tasks_changed_elsewhere(),
                     Applied::ToolRan { changed_tasks: false } | Applied::Grew => {}
                     Applied::Failed { status, error } => failed = Some(api::ApiError::from_status(status, error)),
                 }
@@ -171,7 +203,7 @@ pub fn ChatPanel() -> Element {
                     {
                         record.undone = true;
                     }
-                    app.task_changes_elsewhere();
+                    app.tasks_changed_elsewhere();
                 }
                 Err(failure) => error.set(Some(format!("Could not undo: {}", app.failed(&failure)))),
             }
@@ -203,9 +235,9 @@ pub fn ChatPanel() -> Element {
         });
     };
 
-    let offline = matches!(&*info.read(), Some(Ok(info)) if info.assistant == AssistantMode::Offline);
+    let offline = matches!(&*info.read(), Some(info) if info.assistant == AssistantMode::Offline);
     let model = match &*info.read() {
-        Some(Ok(info)) if info.assistant == AssistantMode::Model => info.model.clone(),
+        Some(info) if info.assistant == AssistantMode::Model => info.model.clone(),
         _ => None,
     };
     let current = conversation();
@@ -234,13 +266,13 @@ pub fn ChatPanel() -> Element {
             details { class: "history",
                 summary { "Previous conversations" }
                 match &*history.read() {
-                    None | Some(None) => rsx! { p { class: "muted", "Loading…" } },
-                    Some(Some(Err(message))) => rsx! {
+                    None => rsx! { p { class: "muted", "Loading…" } },
+                    Some(Err(message)) => rsx! {
                         p { class: "muted", "Could not load them: {message} " }
                         button { r#type: "button", class: "link", onclick: move |_| history_version += 1, "Try again" }
                     },
-                    Some(Some(Ok(list))) if list.is_empty() => rsx! { p { class: "muted", "None yet: your conversations will be listed here." } },
-                    Some(Some(Ok(list))) => rsx! {
+                    Some(Ok(list)) if list.is_empty() => rsx! { p { class: "muted", "None yet: your conversations will be listed here." } },
+                    Some(Ok(list)) => rsx! {
                         ul { class: "conversation-list",
                             for summary in list.iter().cloned() {
                                 li { key: "{summary.id}", class: if current.as_deref() == Some(summary.id.as_str()) { "active" } else { "" },
@@ -289,10 +321,10 @@ pub fn ChatPanel() -> Element {
                                 for (position, chip) in turn.chips.iter().enumerate() {
                                     match chip {
                                         Chip::Running { .. } => rsx! {
-                                            li { class: "chip running", aria_busy: "true", title: "{chip.arguments()}", "{chip.summary()}" }
+                                            li { class: "chip running", aria_busy: "true", title: arguments_text(chip.arguments()), "{chip.summary()}" }
                                         },
                                         Chip::Ran(call) => rsx! {
-                                            li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: "{call.arguments}",
+                                            li { class: if !call.succeeded() { "chip failed" } else if call.undone { "chip undone" } else { "chip" }, title: arguments_text(&call.arguments),
                                                 "{call.summary()}"
                                                 if call.undone {
                                                     span { class: "undone-note", " (undone)" }

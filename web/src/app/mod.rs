@@ -119,9 +119,17 @@ fn notice_banner(app: AppState) -> Element {
     }
 }
 
-/// The `oninput` of a text field: keeps `signal` equal to what is typed. Every field of the app
-/// shares this one closure type, so Dioxus' listener code is compiled once for all of them
-/// instead of once per field.
+/// The `oninput` of a text field (or a select's `onchange`): keeps `signal` equal to what is
+/// typed or chosen. Every field of the app shares this one closure type, so Dioxus' listener
+/// code is compiled once for all of them instead of once per field.
 fn typed_into(mut signal: Signal<String>) -> impl FnMut(FormEvent) + 'static {
     move |event| signal.set(event.value())
+}
+
+/// A resource's task as one type: the two `use_resource`s of the app (the task list's and the
+/// conversation list's) then share Dioxus' code for polling it.
+fn boxed(
+    task: impl std::future::Future<Output = ()> + 'static,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    Box::pin(task)
 }

@@ -56,7 +56,8 @@ pub struct AppState {
     pub route: Signal<Route>,
     /// Shown on the next page (e.g. "your session expired" on the sign-in page).
     pub notice: Signal<Option<Notice>>,
-    /// Bumped whenever tasks changed outside the task list (the assistant ran a tool).
+    /// Bumped whenever tasks changed outside the list's own rows (the assistant ran a tool, or
+    /// the add form added one): the task list reloads.
     pub tasks_changed: Signal<u64>,
 }
 
@@ -128,7 +129,8 @@ impl AppState {
         error.message()
     }
 
-    pub fn task_changes_elsewhere(mut self) {
+    /// The task list reloads (see `tasks_changed`).
+    pub fn tasks_changed_elsewhere(mut self) {
         *self.tasks_changed.write() += 1;
     }
 }
@@ -146,8 +148,8 @@ fn load_session() -> Option<AuthResponse> {
 }
 
 fn store_session(session: Option<&AuthResponse>) {
-    match session.and_then(|session| serde_json::to_string(session).ok()) {
-        Some(json) => browser::storage_set(SESSION_KEY, &json),
+    match session.and_then(|session| BrowserJson.write(session).ok()) {
+        Some(json) => browser::storage_set(SESSION_KEY, &String::from(json)),
         None => browser::storage_remove(SESSION_KEY),
     }
 }

@@ -100,7 +100,9 @@ pub fn TaskPanel() -> Element {
     let mut status = use_signal(|| StatusFilter::All);
     let mut search = use_signal(String::new);
     let mut tag = use_signal(|| None::<String>);
-    let mut sort = use_signal(|| SortChoice::Newest);
+    // The select's value, read as a SortChoice where it is used: the select shares the text
+    // fields' `oninput` closure type.
+    let sort = use_signal(|| SortChoice::Newest.value().to_owned());
     let mut limit = use_signal(|| PAGE_SIZE);
     let mut reload = use_signal(|| 0_u64);
     // The last answer, kept while the next one loads; `None` until the first arrives.
@@ -113,11 +115,11 @@ pub fn TaskPanel() -> Element {
     let mut toast = use_signal(|| None::<Toast>);
     let mut pending_delete = use_signal(|| None::<PendingDelete>);
     let mut next_token = use_signal(|| 0_u64);
-    // The rows showing their edit form, by task id.
-    let mut editing = use_signal(Vec::<i64>::new);
+    // The rows showing their edit form, with what is typed in it.
+    let mut editing = use_signal(Vec::<EditForm>::new);
 
     let _loader = use_resource(move || {
-        let (sort_by, order) = sort().query();
+        let (sort_by, order) = SortChoice::from_value(&sort()).query();
         let text = search().trim().to_owned();
         let query = TaskQuery {
             status: Some(status()),
@@ -130,7 +132,7 @@ pub fn TaskPanel() -> Element {
         };
         // Subscriptions: a local change, or the assistant having changed tasks.
         let _ = (reload(), (app.tasks_changed)());
-        async move {
+        super::boxed(async move {
             loading.set(true);
             if query.q.is_some() {
                 // Typing restarts this resource, which drops the sleeping future: a debounce.
@@ -144,8 +146,8 @@ pub fn TaskPanel() -> Element {
                     }
                     // A row that left the list leaves its edit form behind, as a row of its
                     // own (a component) would have gone with its state.
-                    if editing.peek().iter().any(|id| !page.items.iter().any(|task| task.id == *id)) {
-                        editing.write().retain(|id| page.items.iter().any(|task| task.id == *id));
+                    if editing.peek().iter().any(|form| !page.items.iter().any(|task| task.id == form.id)) {
+                        editing.write().retain(|form| page.items.iter().any(|task| task.id == form.id));
                     }
                     total.set(page.total);
                     total_exact.set(page.total_exact);
@@ -155,7 +157,7 @@ pub fn TaskPanel() -> Element {
                 Err(error) => load_error.set(Some(app.failed(&error))),
             }
             loading.set(false);
-        }
+        })
     });
 
     let mut replace = move |task: Task| {
@@ -263,7 +265,7 @@ pub fn TaskPanel() -> Element {
                     if loading() && visible.is_some() { span { class: "refreshing", " · updating…" } }
                 }
             }
-            NewTaskForm { on_created: move |_| reload += 1 }
+            NewTaskForm {}
             div { class: "filters", role: "group", aria_label: "Filter and sort",
                 fieldset { class: "segmented",
                     legend { class: "visually-hidden", "Show" }
@@ -298,9 +300,9 @@ pub fn TaskPanel() -> Element {
                     label { r#for: "task-sort", "Sort" }
                     select {
                         id: "task-sort",
-                        onchange: move |e| sort.set(SortChoice::from_value(&e.value())),
+                        onchange: typed_into(sort),
                         for choice in SortChoice::ALL {
-                            option { value: choice.value(), selected: sort() == choice, "{choice.label()}" }
+                            option { value: choice.value(), selected: *sort.read() == choice.value(), "{choice.label()}" }
                         }
                     }
                 }
@@ -342,7 +344,7 @@ pub fn TaskPanel() -> Element {
                     ul { class: "task-list", aria_label: "Tasks",
                         for task in list {
                             li { key: "{task.id}", class: row_class(&task, now, editing), "data-task-id": "{task.id}",
-                                {task_row(&task, now, editing, toggle, delete, replace, tag)}
+                                {task_row(&task, now, editing, toggle, delete, replace, tag, app)}
                             }
                         }
                     }
@@ -368,11 +370,15 @@ pub fn TaskPanel() -> Element {
     }
 }
 
+/// The add form. A component for its own state, without props (a props type, its builder and
+/// an event handler cost more than the markup): a new task reloads the list through
+/// `AppState::tasks_changed`, as the assistant's changes do.
 #[component]
-fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
+fn NewTaskForm() -> Element {
     let app = use_context::<AppState>();
     let mut title = use_signal(String::new);
-    let mut priority = use_signal(|| Priority::Medium);
+    // The select's value (see `sort` in TaskPanel).
+    let mut priority = use_signal(|| Priority::Medium.as_str().to_owned());
     let mut tags = use_signal(String::new);
     let mut due = use_signal(String::new);
     let mut busy = use_signal(|| false);
@@ -396,7 +402,7 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
         let tag_list = parse_tags(&tags());
         let task = NewTask {
             title: title().trim().to_owned(),
-            priority: Some(priority()),
+            priority: Some(priority_from(&priority())),
             tags: (!tag_list.is_empty()).then_some(tag_list),
             due_at,
             ..NewTask::default()
@@ -405,13 +411,13 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
         spawn(async move {
             busy.set(true);
             match api::create_task(&credentials, &task).await {
-                Ok(created) => {
+                Ok(_) => {
                     error.set(None);
                     title.set(String::new());
                     tags.set(String::new());
                     due.set(String::new());
-                    priority.set(Priority::Medium);
-                    on_created.call(created);
+                    priority.set(Priority::Medium.as_str().to_owned());
+                    app.tasks_changed_elsewhere();
                     browser::focus("new-task-title");
                 }
                 Err(failure) => {
@@ -445,9 +451,9 @@ fn NewTaskForm(on_created: EventHandler<Task>) -> Element {
             }
             div { id: "new-task-details", class: "new-task-details", hidden: !more(),
                 {field("new-task-priority", "Priority", None, failure.as_ref().and_then(|e| e.field("priority")), "", rsx! {
-                    select { id: "new-task-priority", onchange: move |e| priority.set(priority_from(&e.value())),
+                    select { id: "new-task-priority", onchange: typed_into(priority),
                         for option_priority in Priority::ALL {
-                            option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
+                            option { value: option_priority.as_str(), selected: *priority.read() == option_priority.as_str(), "{capitalised(option_priority)}" }
                         }
                     }
                 })}
@@ -471,42 +477,79 @@ fn capitalised(priority: Priority) -> &'static str {
 }
 
 /// The class of a task's row.
-fn row_class(task: &Task, now: DateTime<Utc>, editing: Signal<Vec<i64>>) -> String {
-    if editing.read().contains(&task.id) {
+fn row_class(task: &Task, now: DateTime<Utc>, editing: Signal<Vec<EditForm>>) -> String {
+    if editing.read().iter().any(|form| form.id == task.id) {
         return "task editing".to_owned();
     }
     let overdue = task.is_overdue(now);
     format!("task{}{}", if task.completed { " done" } else { "" }, if overdue { " overdue" } else { "" })
 }
 
+/// A row's edit form: what is typed in it and how saving went. Kept by the panel, as the rows
+/// are its markup: a component per form would bring a props type, its builder and memoize, and
+/// an event handler.
+#[derive(Debug, Clone)]
+struct EditForm {
+    id: i64,
+    title: String,
+    /// The select's value.
+    priority: String,
+    tags: String,
+    due: String,
+    busy: bool,
+    error: Option<ApiError>,
+    due_error: Option<String>,
+}
+
+impl EditForm {
+    fn of(task: &Task) -> Self {
+        Self {
+            id: task.id,
+            title: task.title.clone(),
+            priority: task.priority.as_str().to_owned(),
+            tags: task.tags.join(", "),
+            due: time::date_input_value(task.due_at),
+            busy: false,
+            error: None,
+            due_error: None,
+        }
+    }
+}
+
+/// Changes the edit form of task `id`, if it is still open.
+fn edit(mut editing: Signal<Vec<EditForm>>, id: i64, change: impl FnOnce(&mut EditForm)) {
+    if let Some(form) = editing.write().iter_mut().find(|form| form.id == id) {
+        change(form);
+    }
+}
+
+/// The `oninput` of an edit form's text field, and its priority select's `onchange` (one closure
+/// type for the four).
+fn typed_into_edit(
+    editing: Signal<Vec<EditForm>>,
+    id: i64,
+    text: fn(&mut EditForm) -> &mut String,
+) -> impl FnMut(FormEvent) + 'static {
+    move |event| edit(editing, id, |form| *text(form) = event.value())
+}
+
 /// What a task's row holds: the task, or its edit form. A function of the panel rather than a
 /// component (see `auth::field`): the rows being edited are the panel's state, `editing`.
+#[allow(clippy::too_many_arguments)]
 fn task_row(
     task: &Task,
     now: DateTime<Utc>,
-    mut editing: Signal<Vec<i64>>,
+    mut editing: Signal<Vec<EditForm>>,
     mut on_toggle: impl FnMut((i64, bool)) + Copy + 'static,
     mut on_delete: impl FnMut(Task) + Copy + 'static,
-    mut on_saved: impl FnMut(Task) + Copy + 'static,
+    on_saved: impl FnMut(Task) + Copy + 'static,
     mut tag: Signal<Option<String>>,
+    app: AppState,
 ) -> Element {
     let id = task.id;
-    if editing.read().contains(&id) {
-        return rsx! {
-            EditTask {
-                task: task.clone(),
-                on_done: move |saved: Option<Task>| {
-                    editing.write().retain(|editing| *editing != id);
-                    if let Some(saved) = saved {
-                        on_saved(saved);
-                    }
-                    spawn(async move {
-                        browser::sleep(0).await;
-                        browser::focus(&format!("edit-{id}"));
-                    });
-                },
-            }
-        };
+    let form = editing.read().iter().find(|form| form.id == id).cloned();
+    if let Some(form) = form {
+        return edit_form(form, editing, on_saved, app);
     }
 
     let overdue = task.is_overdue(now);
@@ -517,6 +560,8 @@ fn task_row(
     };
     let completed = task.completed;
     let deleted = task.clone();
+    // What the edit form opens with, read when it opens.
+    let (opened, opened_too) = (task.clone(), task.clone());
     rsx! {
         input {
             id: "task-{id}-done", class: "task-toggle", r#type: "checkbox", checked: completed,
@@ -524,7 +569,7 @@ fn task_row(
             onchange: move |e| on_toggle((id, e.checked())),
         }
         div { class: "task-main",
-            span { class: "task-title", ondoubleclick: move |_| editing.write().push(id), "{task.title}" }
+            span { class: "task-title", ondoubleclick: move |_| editing.write().push(EditForm::of(&opened)), "{task.title}" }
             if let Some(description) = task.description.as_ref().filter(|d| !d.is_empty()) {
                 p { class: "task-description", "{description}" }
             }
@@ -549,7 +594,7 @@ fn task_row(
             button {
                 id: "edit-{id}", r#type: "button", class: "icon-text", aria_label: "Edit “{task.title}”",
                 onclick: move |_| {
-                    editing.write().push(id);
+                    editing.write().push(EditForm::of(&opened_too));
                     spawn(async move {
                         browser::sleep(0).await;
                         browser::focus(&format!("edit-{id}-title"));
@@ -566,78 +611,89 @@ fn task_row(
     }
 }
 
-#[component]
-fn EditTask(task: Task, on_done: EventHandler<Option<Task>>) -> Element {
-    let app = use_context::<AppState>();
-    let id = task.id;
-    let title = use_signal(|| task.title.clone());
-    let mut priority = use_signal(|| task.priority);
-    let tags = use_signal(|| task.tags.join(", "));
-    let due = use_signal(|| time::date_input_value(task.due_at));
-    let mut busy = use_signal(|| false);
-    let mut error = use_signal(|| None::<ApiError>);
-    let mut due_error = use_signal(|| None::<String>);
+/// A task's row while it is edited.
+fn edit_form(
+    form: EditForm,
+    mut editing: Signal<Vec<EditForm>>,
+    mut on_saved: impl FnMut(Task) + Copy + 'static,
+    app: AppState,
+) -> Element {
+    let id = form.id;
+    let mut done = move |saved: Option<Task>| {
+        editing.write().retain(|form| form.id != id);
+        if let Some(saved) = saved {
+            on_saved(saved);
+        }
+        spawn(async move {
+            browser::sleep(0).await;
+            browser::focus(&format!("edit-{id}"));
+        });
+    };
 
     let submit = move |event: FormEvent| {
         event.prevent_default();
-        if busy() {
+        let Some(form) = editing.peek().iter().find(|form| form.id == id).cloned() else { return };
+        if form.busy {
             return;
         }
-        let due_at = match time::parse_date_input(&due()) {
+        let due_at = match time::parse_date_input(&form.due) {
             Ok(due_at) => due_at,
             Err(message) => {
-                due_error.set(Some(message));
+                edit(editing, id, |form| form.due_error = Some(message));
                 return;
             }
         };
         let patch = TaskPatch {
-            title: Some(title().trim().to_owned()),
-            priority: Some(priority()),
-            tags: Some(parse_tags(&tags())),
+            title: Some(form.title.trim().to_owned()),
+            priority: Some(priority_from(&form.priority)),
+            tags: Some(parse_tags(&form.tags)),
             due_at: Some(due_at),
             ..TaskPatch::default()
         };
         let Some(credentials) = app.credentials() else { return };
         spawn(async move {
-            busy.set(true);
+            edit(editing, id, |form| form.busy = true);
             match api::update_task(&credentials, id, &patch).await {
-                Ok(saved) => on_done.call(Some(saved)),
+                Ok(saved) => done(Some(saved)),
                 Err(failure) => {
                     app.failed(&failure);
-                    error.set(Some(failure));
-                    busy.set(false);
+                    edit(editing, id, |form| {
+                        form.error = Some(failure);
+                        form.busy = false;
+                    });
                 }
             }
         });
     };
 
-    let failure = error();
+    let failure = form.error;
+    let busy = form.busy;
     rsx! {
         form {
             class: "edit-task", novalidate: true, onsubmit: submit, aria_label: "Edit task {id}",
-            onkeydown: move |e| if e.key() == Key::Escape { on_done.call(None) },
+            onkeydown: move |e| if e.key() == Key::Escape { done(None) },
             {form_error(failure.clone().filter(|failure| failure.field("title").is_none() && failure.field("tags").is_none()))}
             {field(&format!("edit-{id}-title"), "Title", None, failure.as_ref().and_then(|e| e.field("title")), "grow", rsx! {
-                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{title}", oninput: typed_into(title) }
+                input { id: "edit-{id}-title", r#type: "text", maxlength: "200", value: "{form.title}", oninput: typed_into_edit(editing, id, |form| &mut form.title) }
             })}
             div { class: "edit-row",
                 {field(&format!("edit-{id}-priority"), "Priority", None, None, "", rsx! {
-                    select { id: "edit-{id}-priority", onchange: move |e| priority.set(priority_from(&e.value())),
+                    select { id: "edit-{id}-priority", onchange: typed_into_edit(editing, id, |form| &mut form.priority),
                         for option_priority in Priority::ALL {
-                            option { value: option_priority.as_str(), selected: priority() == option_priority, "{capitalised(option_priority)}" }
+                            option { value: option_priority.as_str(), selected: form.priority == option_priority.as_str(), "{capitalised(option_priority)}" }
                         }
                     }
                 })}
                 {field(&format!("edit-{id}-tags"), "Tags", None, failure.as_ref().and_then(|e| e.field("tags")), "", rsx! {
-                    input { id: "edit-{id}-tags", r#type: "text", value: "{tags}", oninput: typed_into(tags) }
+                    input { id: "edit-{id}-tags", r#type: "text", value: "{form.tags}", oninput: typed_into_edit(editing, id, |form| &mut form.tags) }
                 })}
-                {field(&format!("edit-{id}-due"), "Due date", None, due_error(), "", rsx! {
-                    input { id: "edit-{id}-due", r#type: "date", value: "{due}", oninput: typed_into(due) }
+                {field(&format!("edit-{id}-due"), "Due date", None, form.due_error, "", rsx! {
+                    input { id: "edit-{id}-due", r#type: "date", value: "{form.due}", oninput: typed_into_edit(editing, id, |form| &mut form.due) }
                 })}
             }
             div { class: "edit-actions",
-                button { r#type: "submit", class: "primary", disabled: busy(), if busy() { "Saving…" } else { "Save" } }
-                button { r#type: "button", class: "secondary", onclick: move |_| on_done.call(None), "Cancel" }
+                button { r#type: "submit", class: "primary", disabled: busy, if busy { "Saving…" } else { "Save" } }
+                button { r#type: "button", class: "secondary", onclick: move |_| done(None), "Cancel" }
                 small { class: "hint", "Esc cancels" }
             }
         }
