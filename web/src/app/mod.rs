@@ -15,8 +15,10 @@ use dioxus::prelude::*;
 use state::{AppState, NoticeKind, Route};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// dioxus-web's own launch, not `dioxus::launch`'s builder, which picks a platform and collects
+/// contexts and configurations this app does not have.
 pub fn launch() {
-    dioxus::launch(App);
+    dioxus::web::launch::launch_virtual_dom(VirtualDom::new(App), dioxus::web::Config::new());
 }
 
 #[component]
