@@ -111,7 +111,7 @@ impl Request {
         self
     }
 
-    /// With `body` as its JSON, written by the browser (app/json.rs).
+    /// With `body` as its JSON, written by the browser (`api_types::BrowserJson`).
     fn json<T: Serialize + ?Sized>(self, body: &T) -> Result<Self, ApiError> {
         self.with_body(BrowserJson.write(body))
     }
