@@ -296,6 +296,28 @@ fn web_image_ships_the_app_without_panic_locations() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shipped app's imports and exports carry wasm-opt's one- or two-letter names instead of
+/// wasm-bindgen's hashed ones (13 KB of the module), and web.js was rewritten to match by
+/// images/rename-wasm-imports.mjs: it provides every import under its new name and reads no
+/// export by its old one. The browser test is what shows the page still runs with them.
+#[test]
+fn web_image_ships_short_import_names_that_web_js_provides() -> anyhow::Result<()> {
+    let Some(images) = Images::from_env() else {
+        return Ok(());
+    };
+    let wasm = image_file(&images.web, "srv/web/pkg/web_bg.wasm")?;
+    let glue = String::from_utf8(image_file(&images.web, "srv/web/pkg/web.js")?)?;
+    let imports = imports(&wasm)?;
+    assert!(imports.len() > 100, "{} imports", imports.len());
+    for (module, name) in &imports {
+        assert!(module.len() <= 2 && name.len() <= 3, "import {module:?}.{name:?} kept a long name");
+        assert!(glue.contains(&format!(" {name}: function(")), "web.js does not provide {name:?}");
+        assert!(glue.contains(&format!("\"{module}\": import0")), "web.js does not provide module {module:?}");
+    }
+    assert!(!glue.contains("wasm.__wbindgen"), "web.js reads an export by wasm-bindgen's name");
+    Ok(())
+}
+
 /// The `dir/file.rs` strings in some bytes.
 fn rust_source_paths(bytes: &[u8]) -> Vec<String> {
     let path_byte = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'/');
@@ -322,30 +344,85 @@ fn rust_source_paths_are_found_between_other_bytes() {
 
 /// The names of a module's custom sections (id 0), in order.
 fn custom_sections(wasm: &[u8]) -> anyhow::Result<Vec<String>> {
-    fn leb128(bytes: &[u8], at: &mut usize) -> anyhow::Result<usize> {
-        let (mut value, mut shift) = (0_usize, 0);
-        loop {
-            let byte = *bytes.get(*at).ok_or_else(|| anyhow::anyhow!("truncated LEB128 at {at}"))?;
-            *at += 1;
-            value |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-            shift += 7;
+    let mut names = Vec::new();
+    for (id, contents) in sections(wasm)? {
+        if id == 0 {
+            let mut at = 0;
+            names.push(wasm_name(contents, &mut at)?);
         }
     }
-    let (mut at, mut names) = (8, Vec::new());
+    Ok(names)
+}
+
+/// A module's imports, as (module, name) pairs in order.
+fn imports(wasm: &[u8]) -> anyhow::Result<Vec<(String, String)>> {
+    let Some((_, contents)) = sections(wasm)?.into_iter().find(|(id, _)| *id == 2) else {
+        return Ok(Vec::new());
+    };
+    let mut at = 0;
+    let count = leb128(contents, &mut at)?;
+    let mut imports = Vec::with_capacity(count);
+    for _ in 0..count {
+        let module = wasm_name(contents, &mut at)?;
+        let name = wasm_name(contents, &mut at)?;
+        let kind = *contents.get(at).ok_or_else(|| anyhow::anyhow!("truncated import {name}"))?;
+        at += 1;
+        // What follows the kind: a type index, a table's element type and limits, a memory's
+        // limits, or a global's value type and mutability.
+        let limits = |at: &mut usize| -> anyhow::Result<()> {
+            let flags = leb128(contents, at)?;
+            leb128(contents, at)?;
+            if flags & 1 == 1 {
+                leb128(contents, at)?;
+            }
+            Ok(())
+        };
+        match kind {
+            0 => drop(leb128(contents, &mut at)?),
+            1 => {
+                at += 1;
+                limits(&mut at)?;
+            }
+            2 => limits(&mut at)?,
+            3 => at += 2,
+            other => anyhow::bail!("import {module}.{name} of unknown kind {other}"),
+        }
+        imports.push((module, name));
+    }
+    Ok(imports)
+}
+
+/// A module's sections, as (id, contents) pairs in order.
+fn sections(wasm: &[u8]) -> anyhow::Result<Vec<(u8, &[u8])>> {
+    let (mut at, mut sections) = (8, Vec::new());
     while at < wasm.len() {
         let id = wasm[at];
         at += 1;
         let size = leb128(wasm, &mut at)?;
-        let end = at + size;
-        if id == 0 {
-            let mut name_at = at;
-            let length = leb128(wasm, &mut name_at)?;
-            names.push(String::from_utf8_lossy(&wasm[name_at..name_at + length]).into_owned());
-        }
-        at = end;
+        let contents = wasm.get(at..at + size).ok_or_else(|| anyhow::anyhow!("section {id} runs past the end"))?;
+        sections.push((id, contents));
+        at += size;
     }
-    Ok(names)
+    Ok(sections)
+}
+
+/// A length-prefixed UTF-8 name.
+fn wasm_name(bytes: &[u8], at: &mut usize) -> anyhow::Result<String> {
+    let length = leb128(bytes, at)?;
+    let name = bytes.get(*at..*at + length).ok_or_else(|| anyhow::anyhow!("a name runs past its section"))?;
+    *at += length;
+    Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+fn leb128(bytes: &[u8], at: &mut usize) -> anyhow::Result<usize> {
+    let (mut value, mut shift) = (0_usize, 0);
+    loop {
+        let byte = *bytes.get(*at).ok_or_else(|| anyhow::anyhow!("truncated LEB128 at {at}"))?;
+        *at += 1;
+        value |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(value);
+        }
+        shift += 7;
+    }
 }
