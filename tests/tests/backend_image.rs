@@ -155,7 +155,8 @@ async fn backend_image_is_small_static_and_shell_free() -> anyhow::Result<()> {
     let user = docker(&["image", "inspect", "-f", "{{.Config.User}}", &images.backend])?;
     assert_eq!(user.trim(), "1000:1000");
     let size: u64 = docker(&["image", "inspect", "-f", "{{.Size}}", &images.backend])?.trim().parse()?;
-    assert!(size < 50_000_000, "backend image is {size} bytes");
+    // Issue 13's budget: a change that crosses it says why in docs/benchmarks.md and moves it.
+    assert!(size <= 12_000_000, "backend image is {size} bytes, over its 12 MB budget");
     let files = image_files(&images.backend)?;
     assert!(files.iter().any(|f| f == "usr/local/bin/backend"), "{files:?}");
     assert!(!files.iter().any(|f| f.ends_with("bin/sh") || f.ends_with("bin/bash")), "{files:?}");
