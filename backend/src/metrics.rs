@@ -1,5 +1,5 @@
 //! Prometheus metrics at `/metrics`: requests by route template and status, their latency,
-//! the database pool, and build information.
+//! streamed chat turns by how they ended, the database pool, and build information.
 //!
 //! Memory stays bounded whether or not anything scrapes: every label takes a fixed set of
 //! values (method, route template, status), and a background thread moves histogram samples
@@ -20,6 +20,8 @@ use std::{
 
 const REQUESTS: &str = "http_requests_total";
 const DURATION: &str = "http_request_duration_seconds";
+const STREAMED_TURNS: &str = "chat_streamed_turns_total";
+const STREAMED_TURN_DURATION: &str = "chat_streamed_turn_duration_seconds";
 
 /// The process-wide recorder (the `metrics` facade has one global), shared by every
 /// application instance in the process: tests start several.
@@ -44,13 +46,19 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// its memory on a local instance.
 pub fn recorder() -> PrometheusRecorder {
     // Only invalid bucket constants could fail here; default buckets are the fallback.
-    PrometheusBuilder::new()
+    let buckets = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(DURATION.to_owned()),
             &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
         )
-        .unwrap_or_else(|_| PrometheusBuilder::new())
-        .build_recorder()
+        // A turn waits on the model, a tool round at a time, up to CHAT_TIMEOUT_SECS.
+        .and_then(|builder| {
+            builder.set_buckets_for_metric(
+                Matcher::Full(STREAMED_TURN_DURATION.to_owned()),
+                &[0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0],
+            )
+        });
+    buckets.unwrap_or_else(|_| PrometheusBuilder::new()).build_recorder()
 }
 
 /// The `method` label: the standard methods by name, anything else (a client may send any token,
@@ -120,6 +128,16 @@ pub async fn track(request: Request, next: Next) -> Response {
     metrics::counter!(REQUESTS, &labels).increment(1);
     metrics::histogram!(DURATION, &labels).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A streamed chat turn ended. Its request's own count and latency stopped at the 200 that began
+/// the stream; this says how the turn itself ended, `done` or the code of the `error` event it
+/// ended with (one of `ApiError`'s fixed set: `timeout` and `model_unavailable` share a status),
+/// and how long it took from the request.
+pub fn streamed_turn(error_code: Option<&str>, elapsed: Duration) {
+    let labels = [("outcome", error_code.unwrap_or("done").to_owned())];
+    metrics::counter!(STREAMED_TURNS, &labels).increment(1);
+    metrics::histogram!(STREAMED_TURN_DURATION, &labels).record(elapsed.as_secs_f64());
 }
 
 /// How a task-list page was answered (`crate::page_cache`).

@@ -95,5 +95,8 @@ async fn the_backend_image_streams_a_turn_while_the_model_is_still_answering() -
     assert_eq!(text_of(&seen), "Added buy milk for you.");
     assert_eq!(fake.rejections(), Vec::<String>::new());
     assert!(fake.accepted().iter().all(|body| body["stream"] == true), "the image asked the model to stream");
+    // The request's own metrics stopped at the 200; the turn is counted as it ended.
+    let metrics = client.get(format!("{url}/metrics")).send().await?.text().await?;
+    assert!(metrics.lines().any(|line| line == r#"chat_streamed_turns_total{outcome="done"} 1"#), "{metrics}");
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::{
     auth::OwnedPath,
     domain::{MessageText, ZoneName},
     error::ApiError,
+    metrics,
     state::AppState,
     store::{changes, chat_rate, conversations},
 };
@@ -96,17 +97,21 @@ pub async fn chat(
     tokio::spawn(async move {
         let run = state.assistant.run(turn, &state.pool, &message, &clock, limits, &events);
         let outcome = tokio::time::timeout_at(deadline, run).await.unwrap_or(Err(ApiError::Timeout(limits.turn_lease)));
-        // The request's own log line and metrics end when the response begins: this line
-        // tells how and when the streamed turn ended.
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        // The request's own log line and metrics end when the response begins: this line and
+        // `metrics::streamed_turn` tell how and when the streamed turn ended, before its last
+        // event goes out, so a client that has read it finds the turn counted.
+        let elapsed = started.elapsed();
+        let elapsed_ms = elapsed.as_millis() as u64;
         let last = match outcome {
             Ok(response) => {
                 tracing::info!(elapsed_ms, tool_calls = response.tool_calls.len(), "streamed chat turn done");
+                metrics::streamed_turn(None, elapsed);
                 ChatEvent::Done { response }
             }
             Err(error) => {
                 let (status, error) = error.status_and_body();
                 tracing::warn!(elapsed_ms, status = status.as_u16(), error = %error.error, "streamed chat turn failed");
+                metrics::streamed_turn(Some(&error.error), elapsed);
                 ChatEvent::Error { status: status.as_u16(), error }
             }
         };

@@ -367,3 +367,40 @@ async fn a_server_that_cannot_stream_tool_replies_is_asked_for_whole_ones() {
     let streamed: Vec<bool> = fake.accepted().iter().map(|body| body["stream"] == true).collect();
     assert_eq!(streamed, [true, false, false], "asked again at once for a whole reply, and from then on");
 }
+
+/// The value of a series in `/metrics`, 0 before anything is counted in it.
+async fn metric(app: &TestApp, series: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn streamed_turns_are_counted_by_how_they_ended() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model(&fake, 5).await else { return };
+    let user = app.sign_up().await;
+    // One recorder serves every app of this test binary, and other tests stream at the same
+    // time: a turn of this test adds at least one.
+    let (done, failed) =
+        (r#"chat_streamed_turns_total{outcome="done"}"#, r#"chat_streamed_turns_total{outcome="model_error"}"#);
+    let before = (metric(&app, done).await, metric(&app, failed).await);
+
+    fake.then_text("Hello there.");
+    done_of(&stream(&app, &user, None, "hi").await.rest().await);
+    // Counted before the last event goes out: no wait is needed to see it.
+    assert!(metric(&app, done).await > before.0, "a finished turn is counted as done");
+
+    fake.then(Reply::Broken {
+        message: FakeModel::text_message("I am about to break."),
+        after: 3,
+        how: Break::Garbage,
+    });
+    let (status, _) = error_of(&stream(&app, &user, None, "hi again").await.rest().await);
+    assert_eq!(status, 502);
+    assert!(metric(&app, failed).await > before.1, "a turn that ended with an error is counted by its code");
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+    for bucket in [r#"outcome="done",le="300""#, r#"outcome="model_error",le="0.25""#] {
+        assert!(text.contains(&format!("chat_streamed_turn_duration_seconds_bucket{{{bucket}}}")), "{bucket}: {text}");
+    }
+}
