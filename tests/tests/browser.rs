@@ -117,6 +117,35 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// chromedriver's (non-standard) passthrough to a Chrome DevTools Protocol command.
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({"cmd": self.command, "params": self.params}).to_string()))
+    }
+}
+
+/// The colour scheme the page's `prefers-color-scheme` sees from now on: `Some("dark")` or
+/// `Some("light")`, or `None` for the browser's own (light, headless). Checked from the page, so
+/// a scheme that did not take fails here rather than letting a check run in the other one.
+async fn emulate_color_scheme(client: &Client, scheme: Option<&str>) -> anyhow::Result<()> {
+    let features =
+        scheme.map_or_else(Vec::new, |scheme| vec![json!({"name": "prefers-color-scheme", "value": scheme})]);
+    client.issue_cmd(DevTools { command: "Emulation.setEmulatedMedia", params: json!({"features": features}) }).await?;
+    let dark = client.execute("return matchMedia('(prefers-color-scheme: dark)').matches;", Vec::new()).await?;
+    ensure!(dark == Value::Bool(scheme == Some("dark")), "prefers-color-scheme did not become {scheme:?}");
+    Ok(())
+}
+
 async fn console(client: &Client) -> anyhow::Result<Vec<Value>> {
     match client.issue_cmd(BrowserLog).await? {
         Value::Array(entries) => Ok(entries),
@@ -215,11 +244,21 @@ fn axe_source() -> anyhow::Result<Option<String>> {
 /// The rules the pages are held to: WCAG 2.0 and 2.1, levels A and AA, and Deque's best practices.
 const AXE_TAGS: &str = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']";
 
-/// Runs axe-core on the page as it is now and fails, listing each rule and element, on any
-/// violation. The source goes in through WebDriver, so the page's own CSP (`script-src 'self'`)
-/// is neither loosened nor in the way.
+/// Runs axe-core on the page as it is now, in the light and then the dark colour scheme
+/// (style.css has one of each, and colour contrast is among the rules), and fails, listing each
+/// rule and element, on any violation. The page is left in the browser's own scheme. The source
+/// goes in through WebDriver, so the page's own CSP (`script-src 'self'`) is neither loosened nor
+/// in the way.
 async fn ensure_accessible(client: &Client, axe: Option<&str>, page: &str) -> anyhow::Result<()> {
     let Some(axe) = axe else { return Ok(()) };
+    for scheme in ["light", "dark"] {
+        emulate_color_scheme(client, Some(scheme)).await?;
+        ensure_accessible_now(client, axe, &format!("{page} ({scheme} scheme)")).await?;
+    }
+    emulate_color_scheme(client, None).await
+}
+
+async fn ensure_accessible_now(client: &Client, axe: &str, page: &str) -> anyhow::Result<()> {
     client.execute(&format!("{axe}\nreturn typeof axe;"), Vec::new()).await?;
     let script = r#"
         const done = arguments[arguments.length - 1];
