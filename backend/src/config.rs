@@ -251,6 +251,7 @@ fn model_settings<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Option<
         timeout: Duration::from_secs(env.parsed_or("OPENAI_TIMEOUT_SECS", 60_u64)?.max(1)),
         max_retries: env.parsed_or("OPENAI_MAX_RETRIES", 2_u32)?,
         temperature: temperature(env)?,
+        streaming_retry_after: crate::agent::model::STREAMING_RETRY_AFTER,
     }))
 }
 

@@ -14,12 +14,13 @@ use crate::store::conversations::{StoredMessage, StoredToolCall};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
 };
+
+/// How long a client whose server answered a streamed request with an empty stream asks for
+/// whole replies before it tries streaming again ([`ModelSettings::streaming_retry_after`]).
+pub const STREAMING_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
 pub struct ModelSettings {
@@ -30,6 +31,9 @@ pub struct ModelSettings {
     pub max_retries: u32,
     /// Sampling temperature; `None` leaves it to the server.
     pub temperature: Option<f64>,
+    /// After an empty stream, how long to ask for whole replies before streaming again
+    /// ([`STREAMING_RETRY_AFTER`]; not configurable from the environment).
+    pub streaming_retry_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,11 +123,14 @@ pub struct ModelClient {
     /// `{OPENAI_BASE_URL}/chat/completions`
     endpoint: String,
     settings: ModelSettings,
-    /// Set once the server answered a streamed request with an empty stream: llama-cpp-python
+    /// When the server last answered a streamed request with an empty stream: llama-cpp-python
     /// (0.3.x, `chatml-function-calling`) does that to every `stream: true` request with tools
-    /// ("Automatic streaming tool choice is not supported", in its log only). From then on this
-    /// client asks for whole replies and passes each reply's text on in one piece.
-    whole_replies_only: Arc<AtomicBool>,
+    /// ("Automatic streaming tool choice is not supported", in its log only). For
+    /// `streaming_retry_after` from then this client asks for whole replies and passes each
+    /// reply's text on in one piece; then it tries streaming again, so that one empty stream
+    /// for another reason (a proxy, a server restarting) does not turn streaming off until the
+    /// process restarts. Against llama-cpp-python that costs one empty stream per period.
+    empty_stream_at: Arc<Mutex<Option<Instant>>>,
 }
 
 impl ModelClient {
@@ -133,7 +140,13 @@ impl ModelClient {
         // streamed one may take longer as long as it keeps coming (each request sets its own).
         let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build()?;
         let endpoint = format!("{}/chat/completions", settings.base_url);
-        Ok(Self { http, endpoint, settings, whole_replies_only: Arc::default() })
+        Ok(Self { http, endpoint, settings, empty_stream_at: Arc::default() })
+    }
+
+    /// Whether a streamed request had an empty stream less than `streaming_retry_after` ago.
+    fn asks_for_whole_replies(&self) -> bool {
+        let empty_stream_at = *self.empty_stream_at.lock().unwrap_or_else(PoisonError::into_inner);
+        empty_stream_at.is_some_and(|at| at.elapsed() < self.settings.streaming_retry_after)
     }
 
     pub fn model(&self) -> &str {
@@ -157,7 +170,7 @@ impl ModelClient {
         tools: &[Value],
         events: &Events,
     ) -> Result<ModelReply, ModelError> {
-        let mut stream = events.is_streaming() && !self.whole_replies_only.load(Ordering::Relaxed);
+        let mut stream = events.is_streaming() && !self.asks_for_whole_replies();
         let body = |stream| {
             let request = WireRequest {
                 model: &self.settings.model,
@@ -189,9 +202,10 @@ impl ModelClient {
                 Err(Attempt::Empty) => {
                     tracing::warn!(
                         base_url = %self.settings.base_url,
-                        "the model answered a streamed request with an empty stream; asking it for whole replies from now on"
+                        whole_replies_for_secs = self.settings.streaming_retry_after.as_secs(),
+                        "the model answered a streamed request with an empty stream; asking it for whole replies for a while"
                     );
-                    self.whole_replies_only.store(true, Ordering::Relaxed);
+                    *self.empty_stream_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
                     stream = false;
                 }
                 Err(failure) if !used && attempt < self.settings.max_retries && failure.may_pass() => {

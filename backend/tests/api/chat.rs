@@ -26,6 +26,7 @@ pub(crate) async fn spawn_with_model_and(fake: &FakeModel, tweak: impl FnOnce(&m
         timeout: Duration::from_secs(1),
         max_retries: 1,
         temperature: None,
+        streaming_retry_after: backend::agent::model::STREAMING_RETRY_AFTER,
     });
     tweak(&mut config);
     let app = spawn_app_with(config).await;
@@ -384,6 +385,7 @@ async fn a_configured_temperature_is_sent() {
             timeout: Duration::from_secs(5),
             max_retries: 0,
             temperature: Some(0.0),
+            streaming_retry_after: backend::agent::model::STREAMING_RETRY_AFTER,
         })
     })
     .await

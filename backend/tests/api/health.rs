@@ -64,6 +64,7 @@ async fn readiness_does_not_tell_the_model_address() {
         timeout: Duration::from_secs(1),
         max_retries: 1,
         temperature: None,
+        streaming_retry_after: backend::agent::model::STREAMING_RETRY_AFTER,
     });
     let app = spawn_app_with(config).await;
     app.wait_until_ready().await;

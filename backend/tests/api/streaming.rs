@@ -4,7 +4,7 @@
 use crate::{
     chat::{
         assert_each_result_follows_its_call, chat, chat_ok, messages_of, spawn_with_a_short_chat_timeout,
-        spawn_with_model, tasks_of, wait_until_the_turn_ends,
+        spawn_with_model, spawn_with_model_and, tasks_of, wait_until_the_turn_ends,
     },
     helpers::{TestApp, TestUser, spawn_app},
 };
@@ -366,6 +366,27 @@ async fn a_server_that_cannot_stream_tool_replies_is_asked_for_whole_ones() {
     assert_eq!(tool_records(&events).len(), 1);
     let streamed: Vec<bool> = fake.accepted().iter().map(|body| body["stream"] == true).collect();
     assert_eq!(streamed, [true, false, false], "asked again at once for a whole reply, and from then on");
+}
+
+#[tokio::test]
+async fn streaming_is_tried_again_once_the_whole_replies_period_is_over() {
+    let fake = FakeModel::start().await;
+    // A period of zero: it is over by the next request, without a test that waits.
+    let zero = |config: &mut backend::config::Config| {
+        config.model.as_mut().expect("a model").streaming_retry_after = std::time::Duration::ZERO;
+    };
+    let Some(app) = spawn_with_model_and(&fake, zero).await else { return };
+    let user = app.sign_up().await;
+    // One empty stream, as from a proxy or a server restarting, then a server that streams.
+    fake.then(Reply::Broken { message: FakeModel::text_message("unused"), after: 0, how: Break::End })
+        .then_tools(&[("call_1", "add_task", json!({"title": "buy milk"}))])
+        .then_text("Added buy milk.");
+    let events = stream(&app, &user, None, "add buy milk").await.rest().await;
+    assert_eq!(done_of(&events).response, "Added buy milk.");
+    let streamed: Vec<bool> = fake.accepted().iter().map(|body| body["stream"] == true).collect();
+    assert_eq!(streamed, [true, false, true], "a whole reply at once, then streaming again");
+    let deltas = events.iter().filter(|event| matches!(event, ChatEvent::TextDelta { .. })).count();
+    assert!(deltas > 1, "the last reply streamed in pieces: {events:#?}");
 }
 
 /// The value of a series in `/metrics`, 0 before anything is counted in it.
