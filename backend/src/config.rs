@@ -49,7 +49,7 @@ pub struct Config {
     pub chat_timeout: Duration,
     /// Most tool calls run from one model reply.
     pub chat_max_tool_calls_per_reply: NonZeroUsize,
-    /// Most deletions run in one turn (0: the chat deletes nothing).
+    /// Most deletions and undos run in one turn (0: the chat does neither).
     pub chat_max_destructive_calls_per_turn: u32,
     /// Chat turns one user may start per minute, counted in PostgreSQL across replicas.
     pub chat_rate_limit_per_minute: NonZeroU32,

@@ -58,7 +58,8 @@ pub struct ChatLimits {
     pub history_messages: usize,
     /// Most tool calls run from one model reply; the rest are answered "not run".
     pub max_tool_calls_per_reply: usize,
-    /// Most destructive tool calls (deletions) run in one turn; the rest are answered "not run".
+    /// Most destructive tool calls (deletions and undos: `tools::is_destructive`) run in one
+    /// turn; the rest are answered "not run".
     pub max_destructive_calls_per_turn: u32,
     /// Longest a turn may hold its conversation: the chat's timeout, after which the turn is
     /// cancelled anyway.
@@ -387,7 +388,7 @@ impl Assistant {
                     if tools::is_destructive(name) && destructive >= limits.max_destructive_calls_per_turn =>
                 {
                     said.say(format!(
-                        "I did not run {name}: at most {} deletions run per message; ask again in a new message.",
+                        "I did not run {name}: at most {} deletions and undos run per message; ask again in a new message.",
                         limits.max_destructive_calls_per_turn
                     ));
                 }
@@ -461,8 +462,8 @@ impl Assistant {
                     ))
                 } else if tools::is_destructive(&call.name) && destructive >= limits.max_destructive_calls_per_turn {
                     Some(format!(
-                        "not run: at most {} deletions run per message; tell the person which were not \
-                         deleted and ask them to confirm in a new message",
+                        "not run: at most {} deletions and undos run per message; tell the person what \
+                         was not done and ask them to confirm in a new message",
                         limits.max_destructive_calls_per_turn
                     ))
                 } else {

@@ -45,9 +45,11 @@ or the user's own words such as \"tomorrow at 5pm\", \"next friday\", \"in 3 day
 \"Dec 24 at 17:00\"; dates without an offset are read in the user's time zone (UTC over MCP); \
 null clears it";
 
-/// Whether a tool destroys something the person cannot get back (an update keeps the task).
+/// Whether a tool destroys something the person cannot get back (an update keeps the task). An
+/// undo does: undoing an add deletes the task, undoing an edit drops the new values, and there
+/// is no redo; a model calling it again and again would walk the person's changes back.
 pub fn is_destructive(name: &str) -> bool {
-    name == DELETE_TASK
+    name == DELETE_TASK || name == UNDO_LAST_CHANGE
 }
 
 /// A failure the assistant can explain to the person: it goes back to the model as the

@@ -547,6 +547,32 @@ async fn calls_over_the_caps_are_not_run_and_the_model_is_told_why() {
 }
 
 #[tokio::test]
+async fn undos_count_against_the_deletion_cap() {
+    let fake = FakeModel::start().await;
+    let Some(app) = spawn_with_model_and(&fake, |config| config.chat_max_destructive_calls_per_turn = 1).await else {
+        return;
+    };
+    let user = app.sign_up().await;
+    let mut conversation: Option<String> = None;
+    for title in ["One", "Two"] {
+        fake.then_tools(&[(&format!("call_{title}"), "add_task", json!({"title": title}))]).then_text("Added.");
+        let answer = chat_ok(&app, &user, conversation.as_deref(), &format!("add {title}")).await;
+        conversation = Some(answer.conversation_id);
+    }
+    // Undoing an add deletes the task: a reply that undoes twice walks back two requests.
+    fake.then_tools(&[("undo_1", "undo_last_change", json!({})), ("undo_2", "undo_last_change", json!({}))])
+        .then_text("I undid the last one; confirm the other.");
+    let answer = chat_ok(&app, &user, conversation.as_deref(), "undo everything").await;
+    let results: Vec<&Value> = answer.tool_calls.iter().map(|call| &call.result).collect();
+    assert_eq!(results[0]["ok"], true, "{}", results[0]);
+    assert_eq!(results[1]["ok"], false);
+    assert!(results[1]["error"].as_str().unwrap().contains("at most 1 deletions and undos"), "{}", results[1]);
+    let titles: Vec<String> = tasks_of(&app, &user).await.into_iter().map(|task| task.title).collect();
+    assert_eq!(titles, ["One"], "only the first undo ran");
+    assert_eq!(fake.rejections(), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn chat_turns_are_rate_limited_per_user_across_replicas() {
     let Some(database) = fresh_database().await else { return };
     let mut config = config_for(database);
