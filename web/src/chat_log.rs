@@ -2,9 +2,7 @@
 //! event while an answer streams, and the bytes of that stream cut into events. Plain Rust
 //! without a browser API, so that `cargo test -p web` checks it on the host.
 
-use api_types::{
-    ChatEvent, ChatMessage, ErrorBody, JsonReader, MessageRole, SerdeJson, SseDecoder, SseEvent, ToolCallRecord,
-};
+use api_types::{ChatEvent, ChatMessage, ErrorBody, JsonReader, MessageRole, SseDecoder, SseEvent, ToolCallRecord};
 use serde_json::Value;
 
 /// A tool call shown as a chip under an answer.
@@ -176,7 +174,7 @@ pub fn turns_from(messages: Vec<ChatMessage>) -> Vec<Turn> {
 /// The events of a streamed turn, cut from its bytes as they arrive (however they are split),
 /// their JSON read by `json` (the browser's parser in the app, serde_json in the tests).
 #[derive(Debug)]
-pub struct EventStream<J = SerdeJson> {
+pub struct EventStream<J> {
     decoder: SseDecoder,
     json: J,
 }
@@ -205,7 +203,7 @@ impl<J: JsonReader> EventStream<J> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use api_types::{ChatResponse, stream::encode};
+    use api_types::{ChatResponse, SerdeJson, stream::encode};
     use serde_json::json;
 
     fn record(change_id: i64, title: &str) -> ToolCallRecord {
