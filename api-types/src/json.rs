@@ -64,9 +64,10 @@ fn parse(text: &str) -> Result<wasm_bindgen::JsValue, String> {
     js_sys::JSON::parse(text).map_err(|error| js_error(&error))
 }
 
-/// What a JavaScript exception says.
+/// What a JavaScript exception says: an `Error`'s message, or a thrown string. Public for the
+/// web app's other calls into the browser, so that every error it shows is worded alike.
 #[cfg(target_arch = "wasm32")]
-fn js_error(error: &wasm_bindgen::JsValue) -> String {
+pub fn js_error(error: &wasm_bindgen::JsValue) -> String {
     use wasm_bindgen::JsCast;
     match error.dyn_ref::<js_sys::Error>() {
         Some(error) => error.message().into(),

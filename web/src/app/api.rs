@@ -130,7 +130,7 @@ fn user_path(credentials: &Credentials, rest: &str) -> String {
 fn thrown(error: wasm_bindgen::JsValue) -> String {
     match error.dyn_ref::<js_sys::Error>() {
         Some(error) => error.to_string().into(),
-        None => super::browser::describe(&error),
+        None => api_types::json::js_error(&error),
     }
 }
 

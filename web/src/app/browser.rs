@@ -1,6 +1,7 @@
 //! The few browser APIs the app uses directly. Each one degrades to doing nothing when the
 //! browser refuses (private mode storage, a detached element): none of them is worth a panic.
 
+use api_types::json::js_error;
 use wasm_bindgen::{JsCast, closure::Closure};
 
 fn window() -> Option<web_sys::Window> {
@@ -89,7 +90,7 @@ pub struct BodyReader {
 
 impl BodyReader {
     pub fn new(body: &web_sys::ReadableStream) -> Result<Self, String> {
-        let reader = web_sys::ReadableStreamDefaultReader::new(body).map_err(|error| describe(&error))?;
+        let reader = web_sys::ReadableStreamDefaultReader::new(body).map_err(|error| js_error(&error))?;
         Ok(Self { reader, finished: false })
     }
 
@@ -97,7 +98,7 @@ impl BodyReader {
     pub async fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
         let read = wasm_bindgen_futures::JsFuture::from(self.reader.read()).await.map_err(|error| {
             self.finished = true;
-            describe(&error)
+            js_error(&error)
         })?;
         let read: web_sys::ReadableStreamReadResult = read.unchecked_into();
         if read.get_done().unwrap_or(false) {
@@ -117,13 +118,6 @@ impl Drop for BodyReader {
                 let _ = cancelled.await;
             });
         }
-    }
-}
-
-pub fn describe(error: &wasm_bindgen::JsValue) -> String {
-    match error.dyn_ref::<js_sys::Error>() {
-        Some(error) => error.message().into(),
-        None => error.as_string().unwrap_or_else(|| "the browser gave no reason".to_owned()),
     }
 }
 
